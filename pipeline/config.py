@@ -1,0 +1,67 @@
+"""Settings of the pipeline: one typed object read from the environment.
+
+Every setting has an environment variable (prefix ``TRENDS_``) and a documented default;
+``.env.example`` lists them. CLI flags override them per command.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SQL_DIR = REPO_ROOT / "sql"
+REPORTS_DIR = REPO_ROOT / "reports"
+
+
+class EmbeddingBackend(StrEnum):
+    """Sentence-embedding backends."""
+
+    minilm = "minilm"
+
+
+class Settings(BaseSettings):
+    """Where the pipeline keeps its state and which defaults it runs with."""
+
+    model_config = SettingsConfigDict(env_prefix="TRENDS_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path("var"), description="Working DB, published DB and site live here.")
+    data_dir: Path = Field(
+        REPO_ROOT.parent / "shared" / "data", description="Folder of the real input data."
+    )
+    embedding_backend: EmbeddingBackend = EmbeddingBackend.minilm
+    seed: int = 42
+    embed_batch_size: int = Field(64, ge=1, le=4096)
+
+    @property
+    def work_db(self) -> Path:
+        """The database the pipeline writes (one writer at a time)."""
+        return self.home / "work" / "trends.duckdb"
+
+    @property
+    def published_db(self) -> Path:
+        """The read-only copy readers query; replaced atomically by ``publish``."""
+        return self.home / "trends.duckdb"
+
+    @property
+    def site_dir(self) -> Path:
+        """The published static site (a symlink swapped atomically)."""
+        return self.home / "site"
+
+    @property
+    def lock_file(self) -> Path:
+        """Lock that keeps writers to one process at a time."""
+        return self.home / "work" / "writer.lock"
+
+    def default_corpus(self) -> Path:
+        """The corpus `trends run` ingests when no input is named."""
+        return self.data_dir / "arxiv_cs_ai_2025.parquet"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, then apply non-None overrides."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**clean)

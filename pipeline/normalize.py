@@ -1,0 +1,102 @@
+"""Pure normalisers for text, identifiers and dates of incoming records."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import date, datetime
+
+_CID = re.compile(r"\(cid:\d+\)")
+_WS = re.compile(r"[ \t\r\f\v]+")
+_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+_NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
+_OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
+_ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://arxiv\.org/(?:abs|pdf)/)", re.IGNORECASE)
+
+
+def clean_text(text: str) -> str:
+    """Unwrap hard-wrapped text, apply NFC, and drop PDF-extraction debris.
+
+    LaTeX is kept as written (it stays readable); only whitespace and debris change.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = _CID.sub("", text)
+    text = text.replace("\u00ad", "")  # soft hyphens from PDF extraction
+    text = _HYPHEN_BREAK.sub(r"\1\2", text) if "-\n" in text else text
+    text = " ".join(_WS.sub(" ", line).strip() for line in text.splitlines())
+    return _WS.sub(" ", text).strip()
+
+
+def parse_arxiv_id(raw: str) -> tuple[str, int | None] | None:
+    """Return ``(id without version, version)`` for an arXiv identifier, else None.
+
+    Accepts new (``2505.06482v2``) and old (``hep-ph/0307015``) styles, with an optional
+    ``arXiv:`` prefix or abs/pdf URL.
+    """
+    s = _ARXIV_PREFIX.sub("", raw.strip())
+    s = s.removesuffix(".pdf")
+    for pattern in (_NEW_ID, _OLD_ID):
+        m = pattern.match(s)
+        if m:
+            return m.group("id"), int(m.group("v")) if m.group("v") else None
+    return None
+
+
+def paper_key(raw_id: str) -> tuple[str, int | None]:
+    """Natural key of a paper: ``arxiv:<id>`` for arXiv ids, else the source's own id."""
+    parsed = parse_arxiv_id(raw_id)
+    if parsed:
+        return f"arxiv:{parsed[0]}", parsed[1]
+    return raw_id.strip(), None
+
+
+def parse_version(raw: object) -> int | None:
+    """``'v3'``, ``3`` or ``'3'`` -> 3; anything else -> None."""
+    if raw is None or (isinstance(raw, float) and raw != raw):
+        return None
+    m = re.fullmatch(r"v?(\d+)", str(raw).strip(), re.IGNORECASE)
+    return int(m.group(1)) if m else None
+
+
+def parse_date(raw: object, precision: str | None = None) -> tuple[date | None, str]:
+    """Parse a publication date and tell its precision.
+
+    Returns ``(None, 'unknown')`` for an absent date; raises ``ValueError`` for a present one
+    that cannot be read or that is outside 1900..2100.
+    """
+    if raw is None or (isinstance(raw, float) and raw != raw) or str(raw).strip() == "":
+        return None, "unknown"
+    if isinstance(raw, datetime):
+        value, found = raw.date(), "day"
+    elif isinstance(raw, date):
+        value, found = raw, "day"
+    else:
+        s = str(raw).strip()
+        if re.fullmatch(r"\d{4}", s):
+            value, found = date(int(s), 1, 1), "year"
+        elif re.fullmatch(r"\d{4}-\d{2}", s):
+            value, found = date(int(s[:4]), int(s[5:7]), 1), "month"
+        else:
+            try:
+                value, found = datetime.fromisoformat(s.replace("Z", "+00:00")[:25]).date(), "day"
+            except ValueError:
+                try:
+                    value, found = date.fromisoformat(s[:10]), "day"
+                except ValueError:
+                    raise ValueError(f"unparseable date {s[:40]!r}") from None
+    if not 1900 <= value.year <= 2100:
+        raise ValueError(f"date {value.isoformat()} outside 1900..2100")
+    if precision in ("day", "month", "year"):
+        found = precision
+    return value, found
+
+
+def content_hash(title: str, abstract: str) -> str:
+    """Stable hash of a paper's normalised text; changes when the text changes."""
+    return hashlib.sha256(f"{title}\x1f{abstract}".encode()).hexdigest()[:32]
+
+
+def payload_hash(payload: str) -> str:
+    """Hash of a raw record's payload, used to store each distinct payload once."""
+    return hashlib.sha256(payload.encode("utf-8", errors="surrogatepass")).hexdigest()[:32]

@@ -1,0 +1,1 @@
+"""Report stage: pure chart functions and the static-site renderer."""

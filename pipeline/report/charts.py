@@ -1,0 +1,146 @@
+"""Charts of the report: pure functions from DataFrames to plotly figures (no I/O)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+PALETTE = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#7f7f7f", "#bcbd22",
+]  # fmt: skip
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _period_label(grain: str) -> str:
+    return "%Y" if grain == "year" else "%b %Y"
+
+
+def share_figure(series: pd.DataFrame, title: str = "") -> go.Figure:
+    """Share over time of one or more topics, each with its 95% interval as a band.
+
+    ``series`` has the columns of ``topic_shares`` for one source: period_start, topic_id,
+    label, papers, denominator, share, ci_low, ci_high, is_partial. Hovering a point shows the
+    papers behind it; partial periods are drawn as open markers and named in the hover text.
+    """
+    fig = go.Figure()
+    grain = series["period_grain"].iloc[0] if "period_grain" in series and len(series) else "month"
+    for i, (topic_id, rows) in enumerate(series.groupby("topic_id", sort=False)):
+        rows = rows.sort_values("period_start")
+        color = PALETTE[i % len(PALETTE)]
+        label = str(rows["label"].iloc[0])
+        x = pd.to_datetime(rows["period_start"])
+        group = f"t{topic_id}"
+        fig.add_trace(
+            go.Scatter(
+                x=list(x) + list(x[::-1]),
+                y=list(rows["ci_high"] * 100) + list(rows["ci_low"][::-1] * 100),
+                mode="lines",
+                fill="toself",
+                fillcolor=_rgba(color, 0.10),
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=group,
+                name=f"{label} (95% interval)",
+            )
+        )
+        partial = rows["is_partial"].astype(bool)
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=rows["share"] * 100,
+                mode="lines+markers",
+                name=label,
+                legendgroup=group,
+                line={"color": color, "width": 2},
+                marker={
+                    "color": ["white" if p else color for p in partial],
+                    "line": {"color": color, "width": 1.5},
+                    "size": 7,
+                },
+                customdata=list(
+                    zip(
+                        rows["papers"], rows["denominator"], rows["ci_low"] * 100,
+                        rows["ci_high"] * 100, ["partial period" if p else "" for p in partial],
+                        strict=True,
+                    )  # fmt: skip
+                ),
+                hovertemplate=(
+                    "<b>%{fullData.name}</b><br>%{x|" + _period_label(grain) + "}: %{y:.2f}%"
+                    " (95% CI %{customdata[2]:.2f}-%{customdata[3]:.2f}%)<br>"
+                    "%{customdata[0]} of %{customdata[1]} papers %{customdata[4]}<extra></extra>"
+                ),
+            )
+        )
+    fig.update_layout(
+        title=title or None,
+        yaxis={"title": "share of papers (%)", "rangemode": "tozero", "ticksuffix": "%"},
+        xaxis={"title": None},
+        hovermode="closest",
+        legend={"orientation": "h", "y": -0.15},
+        margin={"l": 60, "r": 20, "t": 40 if title else 10, "b": 40},
+        template="plotly_white",
+        height=420,
+    )
+    return fig
+
+
+def corpus_figure(corpus: pd.DataFrame) -> go.Figure:
+    """Papers per period and source, stacked: how much data stands behind each period."""
+    fig = go.Figure()
+    for i, (source, rows) in enumerate(corpus.groupby("source", sort=True)):
+        rows = rows.sort_values("period_start")
+        fig.add_trace(
+            go.Bar(
+                x=pd.to_datetime(rows["period_start"]),
+                y=rows["papers"],
+                name=str(source),
+                marker_color=PALETTE[i % len(PALETTE)],
+                customdata=rows["papers_in_fit"],
+                hovertemplate=(
+                    "%{x|%b %Y}: %{y:,} papers (%{customdata:,} in the topic fit)"
+                    f"<extra>{source}</extra>"
+                ),
+            )
+        )
+    fig.update_layout(
+        barmode="stack",
+        yaxis={"title": "papers"},
+        template="plotly_white",
+        height=260,
+        margin={"l": 60, "r": 20, "t": 10, "b": 30},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def sparkline_figure(rows: pd.DataFrame) -> go.Figure:
+    """A tiny share-over-time line with its interval, for tables of rising and fading topics."""
+    rows = rows.sort_values("period_start")
+    x = pd.to_datetime(rows["period_start"])
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=list(x) + list(x[::-1]),
+                y=list(rows["ci_high"] * 100) + list(rows["ci_low"][::-1] * 100),
+                mode="lines", fill="toself", fillcolor="rgba(31,119,180,0.15)", line={"width": 0},
+                hoverinfo="skip", showlegend=False,
+            ),  # fmt: skip
+            go.Scatter(
+                x=x, y=rows["share"] * 100, mode="lines", line={"color": "#1f77b4", "width": 1.5},
+                customdata=rows["papers"], showlegend=False,
+                hovertemplate="%{x|%b %Y}: %{y:.1f}% (%{customdata} papers)<extra></extra>",
+            ),  # fmt: skip
+        ]
+    )
+    fig.update_layout(
+        height=60, width=180, margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        xaxis={"visible": False}, yaxis={"visible": False, "rangemode": "tozero"},
+        template="plotly_white",
+    )  # fmt: skip
+    return fig

@@ -1,0 +1,218 @@
+"""Render the static site from the store's marts, atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import plotly
+import plotly.io as pio
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from pipeline.config import REPORTS_DIR
+from pipeline.report.charts import corpus_figure, share_figure, sparkline_figure
+from pipeline.store import Store, load_sql
+from pipeline.topics import current_topic_run
+
+MAIN_CHART_TOPICS = 6
+HEADLINE_TOPICS = 5
+MIN_HEADLINE_PAPERS = 20
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    """What one render produced."""
+
+    out_dir: Path
+    pages: int
+    bytes: int
+    seconds: float
+
+    def line(self) -> str:
+        """One-line summary for the CLI and logs."""
+        return (
+            f"report: {self.pages} pages, {self.bytes / 1e6:.1f} MB in {self.out_dir}, "
+            f"{self.seconds:.1f}s"
+        )
+
+
+def figure_json(fig: object) -> Markup:
+    """Plotly JSON safe to embed in a ``<script type="application/json">`` element."""
+    text = pio.to_json(fig, validate=False, pretty=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escape)
+    return Markup(text)  # noqa: S704 - every character that could end the element is escaped
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(REPORTS_DIR / "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["figure_json"] = figure_json
+    env.filters["pct"] = lambda v, d=1: "" if v is None or pd.isna(v) else f"{v * 100:.{d}f}%"
+    env.filters["num"] = lambda v, d=2: "" if v is None or pd.isna(v) else f"{v:.{d}f}"
+    return env
+
+
+@dataclass
+class ReportData:
+    """Everything the templates show, read from the store once."""
+
+    run: dict
+    topics: pd.DataFrame
+    series: pd.DataFrame
+    papers: pd.DataFrame
+    corpus: pd.DataFrame
+    main_source: str | None
+
+
+def load_report_data(store: Store) -> ReportData:
+    """Read the marts and the fit the site shows."""
+    run_id = current_topic_run(store)
+    if run_id is None or not store.table_exists("mart_builds"):
+        raise ValueError("nothing to report yet; run `trends topics` and `trends analyze` first")
+    params = {"topic_run_id": run_id}
+    run = store.query_file("report/run_info", params)
+    if run.empty or run["topic_run_id"].iloc[0] != run_id:
+        raise ValueError("the marts were built from an older fit; run `trends analyze` first")
+    series = store.query_file("report/topic_series", params)
+    counts = series.groupby("source")["papers"].sum()
+    return ReportData(
+        run=run.iloc[0].to_dict(),
+        topics=store.query_file("report/topic_table", params),
+        series=series,
+        papers=store.query_file("report/representative_papers", params),
+        corpus=store.query_file("report/corpus_overview", params),
+        main_source=str(counts.idxmax()) if len(counts) else None,
+    )
+
+
+def headline_topics(topics: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rising and fading topics: steepest share slopes among topics with enough papers."""
+    ok = topics[(topics["topic_id"] != -1) & (topics["window_papers"] >= MIN_HEADLINE_PAPERS)]
+    ok = ok.dropna(subset=["log_share_slope"])
+    rising = ok[ok["log_share_slope"] > 0].nlargest(HEADLINE_TOPICS, "log_share_slope")
+    fading = ok[ok["log_share_slope"] < 0].nsmallest(HEADLINE_TOPICS, "log_share_slope")
+    return rising, fading
+
+
+def render_site(store: Store, out_dir: Path) -> SiteSummary:
+    """Render the whole site into a fresh folder, then swap it in at ``out_dir``.
+
+    Readers see the old site or the new one, never a half-written one.
+    """
+    started = time.perf_counter()
+    data = load_report_data(store)
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    build.chmod(0o755)  # mkdtemp makes it private; a static file server must read it
+    try:
+        pages = _write_pages(data, build)
+        _copy_assets(build)
+        size = sum(f.stat().st_size for f in build.rglob("*") if f.is_file())
+        swap_in(build, out_dir)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return SiteSummary(out_dir, pages, size, time.perf_counter() - started)
+
+
+def _write_pages(data: ReportData, build: Path) -> int:
+    env = _environment()
+    source = data.main_source
+    series = data.series[data.series["source"] == source] if source else data.series.iloc[:0]
+    real = data.topics[data.topics["topic_id"] != -1]
+    top_ids = real.nlargest(MAIN_CHART_TOPICS, "size")["topic_id"].tolist()
+    rising, fading = headline_topics(data.topics)
+    sparks = {
+        int(t): sparkline_figure(series[series["topic_id"] == t])
+        for t in pd.concat([rising, fading])["topic_id"]
+    }
+    common = {
+        "run": data.run,
+        "source": source,
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    pages = 0
+
+    def write(rel: str, template: str, **ctx: object) -> None:
+        nonlocal pages
+        depth = rel.count("/")
+        html = env.get_template(template).render(root="../" * depth, **common, **ctx)
+        path = build / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(html, encoding="utf-8")
+        pages += 1
+
+    main_series = series[series["topic_id"].isin(top_ids)]
+    main_series = main_series.set_index("topic_id").loc[top_ids].reset_index() if top_ids else main_series
+    write(
+        "index.html",
+        "index.html.j2",
+        corpus_fig=corpus_figure(data.corpus),
+        main_fig=share_figure(main_series),
+        rising=rising.to_dict("records"),
+        fading=fading.to_dict("records"),
+        sparks=sparks,
+        topics=data.topics.to_dict("records"),
+    )
+    papers_by_topic = {int(t): g.to_dict("records") for t, g in data.papers.groupby("topic_id")}
+    for topic in data.topics.to_dict("records"):
+        tid = int(topic["topic_id"])
+        write(
+            f"topics/{tid}.html",
+            "topic.html.j2",
+            topic=topic,
+            fig=share_figure(series[series["topic_id"] == tid]) if source else None,
+            papers=papers_by_topic.get(tid, []),
+        )
+    write(
+        "about.html",
+        "about.html.j2",
+        params=json.loads(data.run["params"]) if data.run.get("params") else {},
+        queries={
+            name: load_sql(f"report/{name}")
+            for name in ("topic_series", "topic_table", "representative_papers", "corpus_overview")
+        },
+    )
+    return pages
+
+
+def _copy_assets(build: Path) -> None:
+    assets = build / "assets"
+    shutil.copytree(REPORTS_DIR / "static", assets)
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    shutil.copy2(plotly_js, assets / "plotly.min.js")
+
+
+def swap_in(new_dir: Path, target: Path) -> None:
+    """Make ``target`` point at ``new_dir`` atomically (a symlink replaced with rename).
+
+    The previous build is removed afterwards. A real directory at ``target`` (from an older
+    layout or a user) is moved aside first.
+    """
+    target = Path(target)
+    if target.exists() and not target.is_symlink():
+        aside = target.with_name(f".{target.name}-old-{os.getpid()}")
+        target.rename(aside)
+        shutil.rmtree(aside, ignore_errors=True)
+    previous = target.resolve() if target.is_symlink() else None
+    tmp_link = target.with_name(f".{target.name}-link-{os.getpid()}")
+    if tmp_link.is_symlink():
+        tmp_link.unlink()
+    tmp_link.symlink_to(new_dir.name)
+    tmp_link.replace(target)
+    if previous and previous != new_dir.resolve() and previous.parent == target.parent:
+        shutil.rmtree(previous, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Sources of papers: each turns an external format into raw records (one dict per record)."""

@@ -1,0 +1,218 @@
+"""DuckDB connections, migrations, transactions and the writer lock."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from pipeline.store.sqlfiles import load_sql, schema_migrations, split_statements
+
+Params = Mapping[str, Any] | Sequence[Any] | None
+
+
+class StoreLockedError(RuntimeError):
+    """Another process is writing to the working database."""
+
+
+class Store:
+    """A DuckDB connection with the project's conventions.
+
+    Use :func:`open_writer` or :func:`open_reader` rather than the constructor.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise StoreLockedError(
+                f"cannot open {self.path}: {exc}. Query the published copy with `trends sql`."
+            ) from exc
+        self.con.execute("set preserve_insertion_order = true")
+
+    # -- schema -------------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply pending migrations from ``sql/schema`` in order; return the names applied."""
+        self.con.execute(
+            "create table if not exists schema_version ("
+            " version integer primary key, name varchar not null,"
+            " applied_at timestamp not null default current_timestamp)"
+        )
+        done = {r[0] for r in self.con.execute("select version from schema_version").fetchall()}
+        applied = []
+        for version, name, sql in schema_migrations():
+            if version in done:
+                continue
+            with self.transaction():
+                for stmt in split_statements(sql):
+                    self.con.execute(stmt)
+                self.con.execute(
+                    "insert into schema_version (version, name) values (?, ?)", [version, name]
+                )
+            applied.append(name)
+        return applied
+
+    def schema_version(self) -> int:
+        """Highest applied migration number (0 for an empty database)."""
+        row = self.con.execute("select coalesce(max(version), 0) from schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    # -- execution ----------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Run the block atomically: all of it commits or none of it does."""
+        self.con.execute("begin transaction")
+        try:
+            yield self
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        else:
+            self.con.execute("commit")
+
+    def execute(self, sql: str, params: Params = None) -> None:
+        """Execute one statement with bound parameters."""
+        self.con.execute(sql, params)
+
+    def run_file(self, name: str, params: Params = None) -> None:
+        """Execute every statement of ``sql/<name>.sql`` with the same named parameters."""
+        for stmt in split_statements(load_sql(name)):
+            self.con.execute(stmt, _params_used(stmt, params))
+
+    def query(self, sql: str, params: Params = None) -> pd.DataFrame:
+        """Run a query and return a DataFrame."""
+        return self.con.execute(sql, params).df()
+
+    def query_arrow(self, sql: str, params: Params = None) -> pa.Table:
+        """Run a query and return an Arrow table (for large numeric columns such as vectors)."""
+        return self.con.execute(sql, params).fetch_arrow_table()
+
+    def register_arrow(self, name: str, table: pa.Table) -> None:
+        """Expose an Arrow table to SQL as a view named ``name``."""
+        self.con.register(name, table)
+
+    def query_file(self, name: str, params: Params = None) -> pd.DataFrame:
+        """Run the single query of ``sql/<name>.sql`` and return a DataFrame."""
+        (stmt,) = split_statements(load_sql(name))
+        return self.con.execute(stmt, _params_used(stmt, params)).df()
+
+    def scalar(self, sql: str, params: Params = None) -> Any:
+        """Run a query and return the first column of its first row (None when empty)."""
+        row = self.con.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Expose a DataFrame to SQL as a view named ``name`` (for loads from stages)."""
+        self.con.register(name, frame)
+
+    def unregister(self, name: str) -> None:
+        """Drop a view made by :meth:`register`."""
+        self.con.unregister(name)
+
+    def table_exists(self, name: str) -> bool:
+        """Whether a table or view of that name exists in the main schema."""
+        return bool(
+            self.scalar(
+                "select count(*) from information_schema.tables"
+                " where table_schema = 'main' and table_name = ?",
+                [name],
+            )
+        )
+
+    def checkpoint(self) -> None:
+        """Flush the write-ahead log into the database file."""
+        self.con.execute("checkpoint")
+
+    def publish_copy(self, dest: Path) -> int:
+        """Copy this (writer's) database to ``dest`` atomically; return its size in bytes.
+
+        The caller holds the writer lock, so nothing writes between the checkpoint and the copy.
+        The copy is written beside ``dest`` and renamed over it: a reader opening ``dest`` gets
+        the old complete file or the new complete file, and a reader that has it open keeps
+        reading the old one.
+        """
+        if self.read_only:
+            raise RuntimeError("publish from the writer's connection")
+        self.checkpoint()
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+        try:
+            shutil.copyfile(self.path, tmp)
+            os.chmod(tmp, 0o444)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            tmp.replace(dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest.stat().st_size
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()
+
+
+def _params_used(stmt: str, params: Params) -> Params:
+    """Pass only the named parameters a statement mentions (DuckDB rejects extra ones)."""
+    if params is None or not isinstance(params, Mapping):
+        return params
+    used = {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", stmt)}
+    return used or None
+
+
+@contextmanager
+def _writer_lock(lock_path: Path) -> Iterator[None]:
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            raise StoreLockedError(
+                f"another trends process (pid {holder}) is writing to {lock_path.parent}; "
+                "wait for it to finish (readers can use `trends sql` meanwhile)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+@contextmanager
+def open_writer(path: Path, lock_path: Path | None = None) -> Iterator[Store]:
+    """Open the working database for writing, migrated, holding the writer lock."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _writer_lock(lock_path or path.with_suffix(".lock")):
+        store = Store(path, read_only=False)
+        try:
+            store.migrate()
+            yield store
+        finally:
+            store.close()
+
+
+@contextmanager
+def open_reader(path: Path) -> Iterator[Store]:
+    """Open a database read-only (the published copy, for readers)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no database at {path}; run `trends run` or `trends publish`")
+    store = Store(path, read_only=True)
+    try:
+        yield store
+    finally:
+        store.close()

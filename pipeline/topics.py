@@ -1,0 +1,375 @@
+"""Topics stage: BERTopic fits on cached embeddings, and cheap placement of new papers."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from pipeline.embed import load_embeddings
+from pipeline.quality import npmi_coherence, topic_diversity
+from pipeline.store import Store
+
+# Boilerplate of abstracts that says nothing about a topic.
+SCIENTIFIC_STOP_WORDS = frozenset(
+    """paper propose proposed proposes present presents presented approach approaches method
+    methods methodology result results show shows shown demonstrate demonstrates based novel new
+    using use used work works study studies existing recent recently furthermore moreover
+    additionally however achieve achieves achieved state art performance extensive experiments
+    experimental framework frameworks task tasks significantly significant outperforms improve
+    improves improved improvement improvements effectiveness effective efficient efficiently
+    challenge challenges problem problems various different introduce introduces including
+    provide provides key code available github com https http www et al paper's""".split()
+)
+
+
+@dataclass(frozen=True)
+class TopicParams:
+    """Hyper-parameters of a fit; stored with it."""
+
+    n_neighbors: int = 15
+    n_components: int = 5
+    min_dist: float = 0.0
+    min_cluster_size: int = 10
+    min_samples: int = 5
+    top_n_words: int = 10
+    outlier_quantile: float = 0.05
+
+    @classmethod
+    def for_corpus(cls, n_docs: int) -> TopicParams:
+        """Settings scaled to corpus size: bigger corpora get bigger minimum topics."""
+        mcs = max(10, n_docs // 250)
+        return cls(
+            min_cluster_size=mcs,
+            min_samples=max(3, mcs // 5),
+        )
+
+
+@dataclass
+class TopicFit:
+    """Result of a fit: one row per topic and one per paper."""
+
+    topics: pd.DataFrame  # topic_id, label, terms, term_weights, size, npmi, centroid, representative_ids
+    assignments: pd.DataFrame  # paper_id, topic_id, similarity, method
+    outlier_share: float
+    outlier_share_before: float
+    npmi: float
+    diversity: float
+    assign_threshold: float
+
+
+def make_vectorizer(vocabulary: list[str] | None = None):  # noqa: ANN201 - sklearn type
+    """CountVectorizer for scientific English: stop words, uni- and bigrams, no bare numbers.
+
+    BERTopic applies it to one concatenated document per topic, so document-frequency cut-offs
+    would drop exactly the words unique to a topic; there are none. Passing ``vocabulary`` gives
+    the same tokenisation restricted to those terms (used to score coherence on documents).
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    return CountVectorizer(
+        stop_words=sorted(ENGLISH_STOP_WORDS | SCIENTIFIC_STOP_WORDS),
+        ngram_range=(1, 2),
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b",
+        lowercase=True,
+        vocabulary=vocabulary,
+    )
+
+
+def short_label(terms: list[str], n: int = 3) -> str:
+    """A readable label from top terms, skipping words already covered by a chosen phrase."""
+    chosen: list[str] = []
+    for term in terms:
+        covered = any(term in c.split() or term == c for c in chosen)
+        parts_covered = len(term.split()) > 1 and all(
+            any(p in c.split() for c in chosen) for p in term.split()
+        )
+        if covered or parts_covered:
+            continue
+        chosen = [c for c in chosen if not (len(c.split()) == 1 and c in term.split())]
+        chosen.append(term)
+        if len(chosen) == n:
+            break
+    return ", ".join(chosen)
+
+
+def centroids_of(embeddings: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Unit-length mean embedding of each topic (outliers excluded)."""
+    out = {}
+    for topic in sorted(set(labels.tolist()) - {-1}):
+        mean = embeddings[labels == topic].mean(axis=0)
+        out[topic] = mean / (np.linalg.norm(mean) or 1.0)
+    return out
+
+
+def nearest_topic(
+    embeddings: np.ndarray, centroids: dict[int, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Topic of the nearest centroid (cosine) and the similarity, for each row."""
+    ids = np.array(sorted(centroids))
+    matrix = np.stack([centroids[t] for t in ids])
+    sims = embeddings @ matrix.T
+    best = sims.argmax(axis=1)
+    return ids[best], sims[np.arange(len(best)), best]
+
+
+def fit_topics(
+    paper_ids: list[str], docs: list[str], embeddings: np.ndarray, params: TopicParams, seed: int
+) -> TopicFit:
+    """Fit BERTopic on precomputed embeddings and reduce outliers by centroid similarity.
+
+    Same inputs and seed give the same topics. Outliers whose similarity to their nearest
+    centroid reaches the fit's own ``outlier_quantile`` of in-topic similarities join that topic.
+    """
+    from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from hdbscan import HDBSCAN
+    from umap import UMAP
+
+    n = len(docs)
+    umap_model = UMAP(
+        n_neighbors=min(params.n_neighbors, max(2, n - 1)),
+        n_components=params.n_components,
+        min_dist=params.min_dist,
+        metric="cosine",
+        random_state=seed,
+        low_memory=True,
+    )
+    hdbscan_model = HDBSCAN(
+        min_cluster_size=params.min_cluster_size,
+        min_samples=params.min_samples,
+        metric="euclidean",
+        cluster_selection_method="eom",
+        prediction_data=False,
+    )
+    vectorizer = make_vectorizer()
+    model = BERTopic(
+        umap_model=umap_model,
+        hdbscan_model=hdbscan_model,
+        vectorizer_model=vectorizer,
+        ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True, bm25_weighting=True),
+        top_n_words=params.top_n_words,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    labels = np.asarray(model.fit_transform(docs, embeddings)[0])
+    outlier_before = float((labels == -1).mean())
+
+    centroids = centroids_of(embeddings, labels)
+    method = np.where(labels == -1, "outlier", "fit").astype(object)
+    sims = np.zeros(n, dtype=np.float64)
+    threshold = 1.0
+    if centroids:
+        nearest, near_sims = nearest_topic(embeddings, centroids)
+        own = np.array([embeddings[i] @ centroids[t] if t != -1 else np.nan for i, t in enumerate(labels)])
+        threshold = float(np.nanquantile(own, params.outlier_quantile))
+        reassign = (labels == -1) & (near_sims >= threshold)
+        labels = np.where(reassign, nearest, labels)
+        method = np.where(reassign, "outlier_reduction", method)
+        sims = np.where(labels == -1, near_sims, np.nan_to_num(own))
+        sims = np.where(reassign, near_sims, sims)
+        model.update_topics(docs, topics=labels.tolist(), vectorizer_model=vectorizer,
+                            ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True, bm25_weighting=True),
+                            top_n_words=params.top_n_words)  # fmt: skip
+        centroids = centroids_of(embeddings, labels)
+
+    topic_ids = sorted(set(labels.tolist()))
+    rows = []
+    for topic in topic_ids:
+        words = model.get_topic(topic) or []
+        terms = [w for w, _ in words][: params.top_n_words]
+        weights = [float(s) for _, s in words][: params.top_n_words]
+        members = np.flatnonzero(labels == topic)
+        reps = members[np.argsort(-sims[members])][:5] if topic != -1 else members[:0]
+        rows.append(
+            {
+                "topic_id": int(topic),
+                "label": "outliers" if topic == -1 else short_label(terms),
+                "terms": terms,
+                "term_weights": weights,
+                "size": len(members),
+                "centroid": centroids.get(topic),
+                "representative_ids": [paper_ids[i] for i in reps],
+            }
+        )
+    topics = pd.DataFrame(rows)
+    real = topics["topic_id"] != -1
+    top_terms = topics.loc[real, "terms"].tolist()
+    reference = make_vectorizer(sorted({t for terms in top_terms for t in terms}))
+    doc_term = reference.transform(docs)
+    scores = npmi_coherence(top_terms, doc_term, reference.vocabulary_)
+    topics["npmi"] = np.nan
+    topics.loc[real, "npmi"] = scores
+    assignments = pd.DataFrame(
+        {
+            "paper_id": paper_ids,
+            "topic_id": labels.astype(int),
+            "similarity": sims,
+            "method": np.where(method == "outlier", "fit", method),
+        }
+    )
+    return TopicFit(
+        topics=topics,
+        assignments=assignments,
+        outlier_share=float((labels == -1).mean()),
+        outlier_share_before=outlier_before,
+        npmi=float(np.nanmean(scores)) if len(scores) else float("nan"),
+        diversity=topic_diversity(topics.loc[real, "terms"].tolist()),
+        assign_threshold=threshold,
+    )
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    """What one topics run did."""
+
+    topic_run_id: str
+    mode: str
+    n_docs: int
+    n_topics: int
+    outlier_share: float
+    npmi: float | None
+    diversity: float | None
+    seconds: float
+
+    def line(self) -> str:
+        """One-line summary for the CLI and logs."""
+        if self.mode == "current":
+            return f"topics: fit {self.topic_run_id} is current, no new papers to place"
+        quality = ""
+        if self.npmi is not None:
+            quality = f", NPMI {self.npmi:.3f}, diversity {self.diversity:.2f}"
+        return (
+            f"topics {self.mode}: {self.topic_run_id} placed {self.n_docs:,} papers in "
+            f"{self.n_topics} topics, outliers {self.outlier_share:.1%}{quality}, "
+            f"{self.seconds:.1f}s"
+        )
+
+
+def current_topic_run(store: Store) -> str | None:
+    """The latest complete fit."""
+    return store.scalar("select topic_run_id from topic_runs order by created_at desc limit 1")
+
+
+def fit_and_store(store: Store, model: str, seed: int, params: TopicParams | None = None) -> TopicSummary:
+    """Fit topics on every embedded paper and store the fit atomically."""
+    started = time.perf_counter()
+    ids, embeddings = load_embeddings(store, model)
+    if len(ids) < 20:
+        raise ValueError(f"only {len(ids)} embedded papers for {model}; need at least 20 to fit")
+    texts = store.query(
+        "select paper_id, title || '. ' || abstract as text from papers order by paper_id"
+    ).set_index("paper_id")["text"]
+    docs = texts.loc[ids].tolist()
+    params = params or TopicParams.for_corpus(len(ids))
+    fit = fit_topics(ids, docs, embeddings, params, seed)
+    seconds = time.perf_counter() - started
+    run_id = f"fit-{datetime.now(UTC):%Y%m%dT%H%M%S}-s{seed}"
+    now = datetime.now(UTC).replace(tzinfo=None)
+    _write_fit(store, run_id, model, seed, params, fit, seconds, now)
+    return TopicSummary(
+        run_id, "full", len(ids), int((fit.topics["topic_id"] != -1).sum()), fit.outlier_share,
+        fit.npmi, fit.diversity, seconds,
+    )  # fmt: skip
+
+
+def _write_fit(store: Store, run_id: str, model: str, seed: int, params: TopicParams,
+               fit: TopicFit, seconds: float, now: datetime) -> None:  # fmt: skip
+    topics = fit.topics.assign(topic_run_id=run_id)
+    topics_arrow = pa.table(
+        {
+            "topic_run_id": pa.array(topics["topic_run_id"], pa.string()),
+            "topic_id": pa.array(topics["topic_id"], pa.int32()),
+            "label": pa.array(topics["label"], pa.string()),
+            "terms": pa.array(topics["terms"].tolist(), pa.list_(pa.string())),
+            "term_weights": pa.array(topics["term_weights"].tolist(), pa.list_(pa.float64())),
+            "size": pa.array(topics["size"], pa.int32()),
+            "npmi": pa.array(topics["npmi"].astype(float).tolist(), pa.float64()),
+            "centroid": pa.array(
+                [None if c is None else np.asarray(c, np.float32).tolist() for c in topics["centroid"]],
+                pa.list_(pa.float32()),
+            ),
+            "representative_ids": pa.array(topics["representative_ids"].tolist(), pa.list_(pa.string())),
+        }
+    )
+    assignments = fit.assignments.assign(topic_run_id=run_id, assigned_at=now)
+    run_params = {**asdict(params), "assign_threshold": fit.assign_threshold,
+                  "outlier_share_before_reduction": fit.outlier_share_before}  # fmt: skip
+    store.register_arrow("incoming_topics", topics_arrow)
+    store.register("incoming_paper_topics", assignments)
+    try:
+        with store.transaction():
+            store.execute(
+                "insert into topic_runs (topic_run_id, kind, model, seed, params, n_docs, n_topics,"
+                " outlier_share, npmi, diversity, fit_seconds, created_at)"
+                " values (?, 'full', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, model, seed, json.dumps(run_params), len(assignments),
+                 int((fit.topics["topic_id"] != -1).sum()), fit.outlier_share,
+                 _finite(fit.npmi), _finite(fit.diversity), seconds, now],
+            )  # fmt: skip
+            store.execute("insert into topics by name select * from incoming_topics")
+            store.execute(
+                "insert into paper_topics by name select topic_run_id, paper_id, topic_id,"
+                " similarity, method, assigned_at from incoming_paper_topics"
+            )
+    finally:
+        store.unregister("incoming_topics")
+        store.unregister("incoming_paper_topics")
+
+
+def _finite(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def place_new_papers(store: Store, model: str) -> TopicSummary:
+    """Place papers that the current fit has not seen into its topics by centroid similarity.
+
+    A paper joins its nearest topic when the similarity reaches the fit's threshold; otherwise
+    it is kept as an outlier (topic -1), the pool from which a later full fit can form new topics.
+    """
+    started = time.perf_counter()
+    run_id = current_topic_run(store)
+    if run_id is None:
+        raise ValueError("no topic fit yet; run `trends topics --full` first")
+    ids, embeddings = load_embeddings(store, model)
+    seen = set(store.query("select paper_id from paper_topics where topic_run_id = ?", [run_id])["paper_id"])
+    new_idx = [i for i, pid in enumerate(ids) if pid not in seen]
+    if not new_idx:
+        return TopicSummary(run_id, "current", 0, 0, 0.0, None, None, time.perf_counter() - started)
+    cent = store.query(
+        "select topic_id, centroid from topics where topic_run_id = ? and topic_id <> -1", [run_id]
+    )
+    centroids = {int(t): np.asarray(c, np.float32) for t, c in zip(cent["topic_id"], cent["centroid"], strict=True)}
+    threshold = float(store.scalar(
+        "select cast(params->>'assign_threshold' as double) from topic_runs where topic_run_id = ?", [run_id]
+    ))  # fmt: skip
+    nearest, sims = nearest_topic(embeddings[new_idx], centroids)
+    topic = np.where(sims >= threshold, nearest, -1)
+    frame = pd.DataFrame(
+        {
+            "topic_run_id": run_id,
+            "paper_id": [ids[i] for i in new_idx],
+            "topic_id": topic.astype(int),
+            "similarity": sims.astype(float),
+            "method": "update",
+            "assigned_at": datetime.now(UTC).replace(tzinfo=None),
+        }
+    )
+    store.register("incoming_paper_topics", frame)
+    try:
+        with store.transaction():
+            store.execute(
+                "insert into paper_topics by name select * from incoming_paper_topics"
+                " on conflict do nothing"
+            )
+    finally:
+        store.unregister("incoming_paper_topics")
+    return TopicSummary(
+        run_id, "update", len(new_idx), len(centroids), float((topic == -1).mean()), None, None,
+        time.perf_counter() - started,
+    )  # fmt: skip
