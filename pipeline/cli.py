@@ -107,11 +107,11 @@ def _parse_date(value: str | None) -> date | None:
 @_guarded
 def init() -> None:
     """Create or migrate the working database."""
-    from pipeline.runner import init_store
+    from pipeline.runner import writer
 
     s = _ctx.settings
-    version = init_store(s)
-    out.print(f"init: {s.work_db} at {', '.join(version)}")
+    with writer(s) as store:
+        out.print(f"init: {s.work_db} at schema version {store.schema_version()}")
 
 
 @ingest_app.command("file")
@@ -124,7 +124,7 @@ def ingest_file_cmd(
 ) -> None:
     """Ingest a Parquet, JSON Lines or CSV file of papers."""
     from pipeline.ingest import ingest_file
-    from pipeline.store import open_writer
+    from pipeline.runner import writer
 
     column_map = {}
     for item in map_ or []:
@@ -133,7 +133,7 @@ def ingest_file_cmd(
             raise typer.BadParameter(f"--map {item!r}: expected TARGET=COLUMN")
         column_map[target.strip()] = theirs.strip()
     s = _ctx.settings
-    with open_writer(s.work_db, s.lock_file) as store:
+    with writer(s) as store:
         out.print(ingest_file(store, path, source=source, sample=sample, column_map=column_map).line())
 
 
@@ -143,16 +143,14 @@ def embed(
     batch_size: Annotated[int | None, typer.Option(min=1, help="Documents per model batch.")] = None,
 ) -> None:
     """Embed papers that have no current embedding (new or edited ones)."""
-    from pipeline.embed import embed_new_papers
-    from pipeline.store import open_writer
+    from pipeline.runner import embed_stage, writer
 
     s = _ctx.settings
-    with open_writer(s.work_db, s.lock_file) as store, _progress() as progress:
-        summary = embed_new_papers(
-            store, s.embedding_backend, batch_size=batch_size or s.embed_batch_size,
-            progress=_embed_callback(progress),
-        )  # fmt: skip
-    out.print(summary.line())
+    if batch_size:
+        s = s.model_copy(update={"embed_batch_size": batch_size})
+    with writer(s) as store, _progress() as progress:
+        line = embed_stage(store, s, _embed_callback(progress))
+    out.print(line)
 
 
 @app.command()
@@ -161,11 +159,12 @@ def topics(
     full: Annotated[bool, typer.Option("--full/--update", help="Refit all topics, or place new papers into the current fit.")] = False,
 ) -> None:
     """Fit topics, or place new papers into the current topics (the default)."""
-    from pipeline.runner import run_topics
+    from pipeline.runner import topics_stage, writer
 
-    with console.status("fitting topics" if full else "placing new papers"):
-        summary = run_topics(_ctx.settings, full=full)
-    out.print(summary.line())
+    s = _ctx.settings
+    with writer(s) as store, console.status("fitting topics" if full else "placing new papers"):
+        line = topics_stage(store, s, full=full)
+    out.print(line)
 
 
 @app.command()
@@ -174,12 +173,11 @@ def analyze(
     as_of: Annotated[str | None, typer.Option(help="Use only papers published on or before this date (YYYY-MM-DD).")] = None,
 ) -> None:
     """Build the trend marts (topic shares, growth) in SQL."""
-    from pipeline.store import open_writer
-    from pipeline.trends import build_marts
+    from pipeline.runner import analyze_stage, writer
 
     s = _ctx.settings
-    with open_writer(s.work_db, s.lock_file) as store:
-        out.print(build_marts(store, _parse_date(as_of)).line())
+    with writer(s) as store:
+        out.print(analyze_stage(store, s, _parse_date(as_of)))
 
 
 @app.command()
@@ -188,25 +186,23 @@ def report(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Site folder (default: $TRENDS_HOME/site).")] = None,
 ) -> None:
     """Render the static HTML site."""
-    from pipeline.report.site import render_site
-    from pipeline.store import open_writer
+    from pipeline.runner import report_stage, writer
 
     s = _ctx.settings
-    with open_writer(s.work_db, s.lock_file) as store, console.status("rendering report"):
-        summary = render_site(store, out_dir or s.site_dir)
-    out.print(summary.line())
+    with writer(s) as store, console.status("rendering report"):
+        line = report_stage(store, s, out_dir)
+    out.print(line)
 
 
 @app.command()
 @_guarded
 def publish() -> None:
     """Publish a read-only copy of the working database for readers."""
-    from pipeline.publish import publish_database
-    from pipeline.store import open_writer
+    from pipeline.runner import publish_stage, writer
 
     s = _ctx.settings
-    with open_writer(s.work_db, s.lock_file) as store:
-        out.print(publish_database(store, s.published_db).line())
+    with writer(s) as store:
+        out.print(publish_stage(store, s))
 
 
 @app.command()

@@ -1,9 +1,15 @@
-"""The whole pipeline in order, as `trends run` and the DAG's stages call it."""
+"""Stages as the CLI and the DAGs call them, and the whole pipeline in order.
+
+Each ``*_stage`` function takes an open writer store and returns its one-line summary, so
+`trends run` can hold the writer lock once for the whole run while a DAG task opens the store
+for its single stage with :func:`writer`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -12,11 +18,57 @@ from pipeline.embed import embed_new_papers, model_name
 from pipeline.ingest import ingest_file
 from pipeline.publish import publish_database
 from pipeline.report.site import render_site
-from pipeline.store import open_writer
+from pipeline.store import Store, open_writer
 from pipeline.topics import current_topic_run, fit_and_store, place_new_papers
 from pipeline.trends import build_marts
 
 Say = Callable[[str], None]
+EmbedProgress = Callable[[int, int], None]
+
+
+@contextmanager
+def writer(settings: Settings) -> Iterator[Store]:
+    """The working database, migrated, with the writer lock held."""
+    with open_writer(settings.work_db, settings.lock_file) as store:
+        yield store
+
+
+def ingest_stage(
+    store: Store, settings: Settings, inputs: Sequence[Path] = (), sample: int | None = None
+) -> list[str]:
+    """Ingest each input file (default: the arXiv corpus in the data folder)."""
+    paths = list(inputs) or [settings.default_corpus()]
+    return [ingest_file(store, Path(p), sample=sample).line() for p in paths]
+
+
+def embed_stage(store: Store, settings: Settings, progress: EmbedProgress | None = None) -> str:
+    """Embed papers that have no current embedding."""
+    return embed_new_papers(
+        store, settings.embedding_backend, batch_size=settings.embed_batch_size, progress=progress
+    ).line()
+
+
+def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str:
+    """Fit topics (full, or when no fit exists) or place new papers into the current fit."""
+    model = model_name(settings.embedding_backend)
+    if full or current_topic_run(store) is None:
+        return fit_and_store(store, model, settings.seed).line()
+    return place_new_papers(store, model).line()
+
+
+def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -> str:
+    """Rebuild the trend marts."""
+    return build_marts(store, as_of).line()
+
+
+def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) -> str:
+    """Render the static site (atomically swapped in)."""
+    return render_site(store, out_dir or settings.site_dir).line()
+
+
+def publish_stage(store: Store, settings: Settings) -> str:
+    """Publish the read-only database copy."""
+    return publish_database(store, settings.published_db).line()
 
 
 @dataclass
@@ -27,49 +79,23 @@ class RunOptions:
     sample: int | None = None
     full_refit: bool = False
     as_of: date | None = None
-    embed_progress: Callable[[int, int], None] | None = None
-    lines: list[str] = field(default_factory=list)
-
-
-def init_store(settings: Settings) -> list[str]:
-    """Create or migrate the working database; return the migrations applied."""
-    with open_writer(settings.work_db, settings.lock_file) as store:
-        return [f"schema version {store.schema_version()}"]
-
-
-def run_topics(settings: Settings, *, full: bool, seed: int | None = None):  # noqa: ANN201
-    """Fit topics (full) or place new papers into the current fit (update, the default)."""
-    model = model_name(settings.embedding_backend)
-    with open_writer(settings.work_db, settings.lock_file) as store:
-        if full or current_topic_run(store) is None:
-            return fit_and_store(store, model, seed if seed is not None else settings.seed)
-        return place_new_papers(store, model)
+    embed_progress: EmbedProgress | None = None
 
 
 def run_pipeline(settings: Settings, options: RunOptions, say: Say = print) -> list[str]:
-    """Ingest, embed, fit or update topics, analyze, report and publish, holding the lock once."""
-    inputs = list(options.inputs) or [settings.default_corpus()]
-    model = model_name(settings.embedding_backend)
+    """Every stage in order under one writer lock; returns the summary lines."""
     lines: list[str] = []
 
     def note(line: str) -> None:
         lines.append(line)
         say(line)
 
-    with open_writer(settings.work_db, settings.lock_file) as store:
-        for path in inputs:
-            note(ingest_file(store, path, sample=options.sample).line())
-        note(
-            embed_new_papers(
-                store, settings.embedding_backend, batch_size=settings.embed_batch_size,
-                progress=options.embed_progress,
-            ).line()
-        )  # fmt: skip
-        if options.full_refit or current_topic_run(store) is None:
-            note(fit_and_store(store, model, settings.seed).line())
-        else:
-            note(place_new_papers(store, model).line())
-        note(build_marts(store, options.as_of).line())
-        note(render_site(store, settings.site_dir).line())
-        note(publish_database(store, settings.published_db).line())
+    with writer(settings) as store:
+        for line in ingest_stage(store, settings, options.inputs, options.sample):
+            note(line)
+        note(embed_stage(store, settings, options.embed_progress))
+        note(topics_stage(store, settings, full=options.full_refit))
+        note(analyze_stage(store, settings, options.as_of))
+        note(report_stage(store, settings))
+        note(publish_stage(store, settings))
     return lines

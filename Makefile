@@ -1,0 +1,67 @@
+# Research Trends: one-command setup, demo, tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# pip's own configuration (find-links to the local torch CPU wheel) handed to uv, which ignores it.
+FIND_LINKS := $(shell pip config list 2>/dev/null | sed -n "s/^[a-z:.]*find-links='\(.*\)'/\1/p" | head -n1)
+UV := $(shell command -v uv 2>/dev/null)
+DEMO_SAMPLE ?= 2500
+PYTEST_ARGS ?=
+
+export TRENDS_HOME ?= var
+
+.PHONY: help setup browser demo run test test-fast lint format clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+setup: $(BIN)/python ## create .venv and install everything (uv when present, else pip bootstraps it)
+	@set -e; \
+	uv="$(UV)"; \
+	if [ -z "$$uv" ]; then $(BIN)/pip install -q uv && uv=$(BIN)/uv || uv=""; fi; \
+	if [ -n "$$uv" ]; then \
+	  $$uv pip install --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS)) \
+	    -c constraints.txt -e '.[dev]'; \
+	else \
+	  $(BIN)/pip install -c constraints.txt -e '.[dev]'; \
+	fi
+	@$(MAKE) --no-print-directory browser
+	@$(BIN)/trends --help >/dev/null && echo "setup: ok ($$($(BIN)/python -c 'import torch, duckdb, bertopic; print("torch", torch.__version__, "duckdb", duckdb.__version__, "bertopic", bertopic.__version__)'))"
+
+browser: ## install Debian's headless Chromium for the browser tests (skipped when present)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "browser: could not install chromium; browser tests will be skipped"; \
+	  else echo "browser: install Debian's chromium package to run the browser tests"; fi; }
+
+demo: ## the main job on real data: a $(DEMO_SAMPLE)-paper slice of arXiv 2025 -> $(TRENDS_HOME)/site
+	$(BIN)/trends run --sample $(DEMO_SAMPLE)
+	@echo "demo: open $(TRENDS_HOME)/site/index.html; query with: $(BIN)/trends sql \"select count(*) from papers\""
+
+run: ## the whole arXiv 2025 corpus (31k papers; embedding takes ~20 min on 2 cores)
+	$(BIN)/trends run
+
+test: ## the whole test suite
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: ## unit, SQL and DAG-integrity tests only
+	$(BIN)/pytest -m "not e2e and not browser" $(PYTEST_ARGS)
+
+lint: ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: ## remove generated state (var/, caches); keeps .venv
+	rm -rf var .pytest_cache .ruff_cache test-artifacts
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

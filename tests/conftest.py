@@ -1,0 +1,102 @@
+"""Shared fixtures: paths to the real data, and a small store built by hand for SQL tests."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DATA = SHARED / "data"
+ARXIV = DATA / "arxiv_cs_ai_2025.parquet"
+VENV_BIN = REPO / ".venv" / "bin"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def trends_bin() -> str:
+    """The `trends` console script of the project's environment."""
+    path = VENV_BIN / "trends"
+    return str(path) if path.exists() else "trends"
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A fresh, migrated working database."""
+    from pipeline.store import open_writer
+
+    with open_writer(tmp_path / "work" / "trends.duckdb") as s:
+        yield s
+
+
+TOY_ROWS = [
+    # May 2025 starts on the 10th: a partial month
+    ("p01", "arxiv", "2025-05-10", 0), ("p02", "arxiv", "2025-05-20", 1),
+    ("p03", "arxiv", "2025-05-30", 0),
+    ("p04", "arxiv", "2025-06-01", 0), ("p05", "arxiv", "2025-06-15", 1),
+    ("p06", "arxiv", "2025-06-29", -1), ("p07", "arxiv", "2025-06-30", 1),
+    ("p08", "arxiv", "2025-07-01", 1), ("p09", "arxiv", "2025-07-12", 1),
+    ("p10", "arxiv", "2025-07-31", 0),
+    ("p11", "arxiv", "2025-08-02", 1), ("p12", "arxiv", "2025-08-30", 1),
+    ("c01", "conf", "2019-01-01", 0), ("c02", "conf", "2020-01-01", 1),
+    ("u01", "arxiv", "", 0),  # undated: clustered, kept out of the marts
+]  # fmt: skip
+
+
+def seed_toy_fit(store, rows: list[tuple[str, str, str, int]], run_id: str = "fit-toy") -> None:
+    """Load papers and a fit by hand: rows of (paper_id, source, published 'YYYY-MM-DD', topic).
+
+    Topics are labelled ``topic N``; topic -1 is the outliers. Enough for SQL and report tests
+    that must not depend on a model.
+    """
+    now = datetime(2025, 1, 1)
+    papers = pd.DataFrame(
+        [
+            {
+                "paper_id": pid, "source": src, "title": f"Paper {pid}", "abstract": f"Abstract of {pid}.",
+                "published": date.fromisoformat(pub) if pub else None,
+                "date_precision": "day" if pub else "unknown", "version": 1, "content_hash": pid,
+                "first_run_id": "ingest-toy", "last_run_id": "ingest-toy", "ingested_at": now,
+                "updated_at": now, "url": f"https://arxiv.org/abs/{pid}",
+            }
+            for pid, src, pub, _ in rows
+        ]
+    )  # fmt: skip
+    topic_ids = sorted({t for *_, t in rows} | {-1})
+    topics = pd.DataFrame(
+        {
+            "topic_run_id": run_id,
+            "topic_id": topic_ids,
+            "label": ["outliers" if t == -1 else f"topic {t}" for t in topic_ids],
+            "size": [sum(1 for *_, x in rows if x == t) for t in topic_ids],
+        }
+    )
+    assignments = pd.DataFrame(
+        {
+            "topic_run_id": run_id,
+            "paper_id": [r[0] for r in rows],
+            "topic_id": [r[3] for r in rows],
+            "similarity": 0.9,
+            "method": "fit",
+            "assigned_at": now,
+        }
+    )
+    store.register("toy_papers", papers)
+    store.register("toy_topics", topics)
+    store.register("toy_assign", assignments)
+    store.execute("insert into papers by name select * from toy_papers")
+    store.execute(
+        "insert into topics by name select topic_run_id, topic_id, label, ['a', 'b'] as terms,"
+        " [0.5, 0.4] as term_weights, size, [] as representative_ids from toy_topics"
+    )
+    store.execute("insert into paper_topics by name select * from toy_assign")
+    store.execute(
+        "insert into topic_runs values (?, 'full', 'toy', 1, ?, ?, ?, 0.1, null, null, 1.0, ?)",
+        [run_id, json.dumps({"assign_threshold": 0.5}), len(rows), len(topic_ids) - 1, now],
+    )

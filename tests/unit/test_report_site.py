@@ -1,0 +1,85 @@
+"""The site renderer on a small hand-built store: structure, escaping, offline, atomic swap."""
+
+import re
+
+import pytest
+from conftest import TOY_ROWS as ROWS
+from conftest import seed_toy_fit
+
+from pipeline.report.site import figure_json, render_site, swap_in
+from pipeline.trends import build_marts
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def site(store, tmp_path):
+    seed_toy_fit(store, ROWS)
+    store.execute("update papers set title = ? where paper_id = 'p02'", [HOSTILE])
+    store.execute("update topics set label = ?, representative_ids = ['p02', 'p05'] where topic_id = 1", [HOSTILE + " & co"])
+    build_marts(store)
+    out = tmp_path / "site"
+    summary = render_site(store, out)
+    return out, summary
+
+
+def test_pages_and_assets(site):
+    out, summary = site
+    assert (out / "index.html").is_file() and (out / "about.html").is_file()
+    assert sorted(p.name for p in (out / "topics").iterdir()) == ["-1.html", "0.html", "1.html"]
+    assert (out / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    assert summary.pages == 5
+
+
+def test_every_title_and_label_is_escaped(site):
+    out, _ = site
+    for page in out.rglob("*.html"):
+        html = page.read_text()
+        assert HOSTILE not in html, page
+    topic = (out / "topics" / "1.html").read_text()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in topic  # shown as text
+
+
+def test_no_network_references_and_csp(site):
+    out, _ = site
+    for page in out.rglob("*.html"):
+        html = page.read_text()
+        assert "Content-Security-Policy" in html
+        # no script, stylesheet or image is loaded from anywhere but the site itself
+        for ref in re.findall(r'(?:src|href)="([^"]+)"', html):
+            if ref.startswith(("http://", "https://", "//")):
+                assert "arxiv.org/abs/" in ref, (page, ref)
+                assert "<a href" in html
+
+
+def test_embedded_figure_json_cannot_close_its_script_tag():
+    text = str(figure_json({"data": [{"name": "</script><script>alert(1)</script>"}]}))
+    assert "</script>" not in text and "<" not in text
+
+
+def test_rerender_swaps_atomically_and_cleans_up(store, tmp_path):
+    seed_toy_fit(store, ROWS)
+    build_marts(store)
+    out = tmp_path / "site"
+    render_site(store, out)
+    first = out.resolve()
+    render_site(store, out)
+    assert out.is_symlink() and out.resolve() != first
+    assert not first.exists()  # the previous build is gone
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site-")] == [out.resolve().name]
+
+
+def test_swap_in_replaces_a_real_directory(tmp_path):
+    target = tmp_path / "site"
+    target.mkdir()
+    (target / "old.html").write_text("old")
+    new = tmp_path / ".site-new"
+    new.mkdir()
+    (new / "index.html").write_text("new")
+    swap_in(new, target)
+    assert (target / "index.html").read_text() == "new" and not (target / "old.html").exists()
+
+
+def test_report_needs_marts(store, tmp_path):
+    with pytest.raises(ValueError, match="nothing to report"):
+        render_site(store, tmp_path / "site")

@@ -1,0 +1,72 @@
+import duckdb
+import pytest
+
+from pipeline.store import StoreLockedError, open_reader, open_writer
+from pipeline.store.sqlfiles import load_sql, schema_migrations, split_statements
+
+
+def test_migrations_are_recorded_once(tmp_path):
+    db = tmp_path / "w.duckdb"
+    with open_writer(db) as s:
+        versions = s.query("select version, name from schema_version order by version")
+        assert versions["version"].tolist() == [v for v, _, _ in schema_migrations()]
+        assert s.table_exists("papers") and s.table_exists("paper_embeddings")
+    with open_writer(db) as s:  # reopening applies nothing twice
+        assert s.migrate() == []
+        assert s.scalar("select count(*) from schema_version") == len(schema_migrations())
+
+
+def test_second_writer_is_refused_with_a_clear_message(tmp_path):
+    db = tmp_path / "w.duckdb"
+    with open_writer(db, tmp_path / "writer.lock"):
+        with pytest.raises(StoreLockedError, match=r"another trends process \(pid \d+\)"):
+            with open_writer(db, tmp_path / "writer.lock"):
+                pass
+    with open_writer(db, tmp_path / "writer.lock"):  # released afterwards
+        pass
+
+
+def test_published_copy_is_readable_while_the_writer_works(tmp_path):
+    db, pub = tmp_path / "w.duckdb", tmp_path / "pub.duckdb"
+    with open_writer(db) as s:
+        s.execute("create table t as select range as x from range(10)")
+        s.publish_copy(pub)
+        s.execute("insert into t select range from range(5)")  # writer keeps working
+        with open_reader(pub) as r:
+            assert r.scalar("select count(*) from t") == 10
+            with pytest.raises(duckdb.Error):
+                r.execute("insert into t values (1)")
+        s.publish_copy(pub)
+    with open_reader(pub) as r:
+        assert r.scalar("select count(*) from t") == 15
+
+
+def test_transaction_rolls_back_on_error(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.execute("create table t (x int)")
+            raise RuntimeError("boom")
+    assert not store.table_exists("t")
+
+
+def test_named_parameters_are_bound_not_interpolated(store):
+    store.execute("create table t (x varchar)")
+    hostile = "x'); drop table papers; --"
+    store.execute("insert into t values ($v)", {"v": hostile})
+    assert store.scalar("select x from t") == hostile
+    assert store.table_exists("papers")
+
+
+def test_sql_names_cannot_escape_the_sql_folder():
+    with pytest.raises(ValueError, match="outside"):
+        load_sql("../pyproject")
+
+
+def test_split_statements_drops_comments():
+    assert split_statements("-- c; x\nselect 1;\n\nselect 2;") == ["select 1", "select 2"]
+
+
+def test_reader_of_missing_database_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="trends run"):
+        with open_reader(tmp_path / "nope.duckdb"):
+            pass

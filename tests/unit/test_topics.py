@@ -1,0 +1,129 @@
+"""Topic fitting and placement on synthetic clusters with real words (no model needed)."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from pipeline.embed import load_embeddings
+from pipeline.topics import (
+    TopicParams,
+    centroids_of,
+    current_topic_run,
+    fit_and_store,
+    fit_topics,
+    nearest_topic,
+    place_new_papers,
+    short_label,
+)
+
+THEMES = {
+    0: "robot manipulation grasping gripper arm trajectory",
+    1: "protein folding molecule drug binding chemistry",
+    2: "speech audio recognition acoustic speaker waveform",
+    3: "graph neural network node message passing",
+}
+
+
+def synthetic_corpus(n_per=60, dim=32, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(len(THEMES), dim)) * 4
+    X, labels, docs = [], [], []
+    for t, words in THEMES.items():
+        vocab = words.split()
+        for _ in range(n_per):
+            X.append(centers[t] + rng.normal(size=dim))
+            labels.append(t)
+            docs.append(" ".join(rng.choice(vocab, size=12)) + " study results")
+    X = np.asarray(X, dtype=np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return [f"p{i:03d}" for i in range(len(docs))], docs, X, np.asarray(labels)
+
+
+def test_short_label_skips_words_covered_by_phrases():
+    assert short_label(["reinforcement learning", "reinforcement", "policy", "reward"]) == (
+        "reinforcement learning, policy, reward"
+    )
+    assert short_label(["robot", "manipulation", "robot manipulation", "grasp"]) == "robot, manipulation, grasp"
+
+
+def test_nearest_topic_and_centroids():
+    X = np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32)
+    cents = centroids_of(X, np.array([0, 0, 1]))
+    assert np.allclose(np.linalg.norm(cents[0]), 1)
+    topic, sim = nearest_topic(np.array([[0.1, 1.0]], dtype=np.float32), cents)
+    assert topic.tolist() == [1] and sim[0] > 0.9
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    ids, docs, X, truth = synthetic_corpus()
+    params = TopicParams(min_cluster_size=15, min_samples=5, n_neighbors=10)
+    return ids, docs, X, truth, fit_topics(ids, docs, X, params, seed=7), params
+
+
+def test_fit_recovers_clusters_with_meaningful_terms(fitted):
+    ids, docs, X, truth, fit, _ = fitted
+    assert len(fit.topics[fit.topics.topic_id != -1]) == 4
+    assert adjusted_rand_score(truth, fit.assignments["topic_id"]) > 0.9
+    for row in fit.topics[fit.topics.topic_id != -1].itertuples():
+        members = fit.assignments.loc[fit.assignments.topic_id == row.topic_id].index
+        theme = np.bincount(truth[members]).argmax()
+        assert set(row.terms[:3]) <= set(THEMES[theme].split()), (row.terms, theme)
+    assert 0 <= fit.outlier_share <= fit.outlier_share_before <= 1
+    assert 0 < fit.diversity <= 1 and fit.npmi > 0
+
+
+def test_same_seed_same_topics(fitted):
+    ids, docs, X, _, fit, params = fitted
+    again = fit_topics(ids, docs, X, params, seed=7)
+    assert again.assignments["topic_id"].tolist() == fit.assignments["topic_id"].tolist()
+    assert again.topics["terms"].tolist() == fit.topics["terms"].tolist()
+
+
+def _load(store, ids, docs, X):
+    import pandas as pd
+    import pyarrow as pa
+
+    store.register(
+        "p",
+        pd.DataFrame({"paper_id": ids, "title": docs, "abstract": docs, "content_hash": ids}),
+    )
+    store.execute(
+        "insert into papers (paper_id, source, title, abstract, date_precision, content_hash,"
+        " first_run_id, last_run_id, ingested_at, updated_at)"
+        " select paper_id, 'syn', title, abstract, 'unknown', content_hash, 'r', 'r', now(), now() from p"
+    )
+    table = pa.table({"paper_id": ids, "model": ["syn"] * len(ids), "content_hash": ids,
+                      "embedding": pa.array(X.tolist(), pa.list_(pa.float32()))})
+    store.register_arrow("e", table)
+    store.execute("insert into paper_embeddings select *, now() from e")
+
+
+def test_fit_store_then_place_new_papers(store):
+    ids, docs, X, truth = synthetic_corpus(n_per=50)
+    _load(store, ids[:180], docs[:180], X[:180])
+    with pytest.raises(ValueError, match="no topic fit"):
+        place_new_papers(store, "syn")
+    summary = fit_and_store(store, "syn", seed=3, params=TopicParams(min_cluster_size=10, n_neighbors=10))
+    assert summary.n_topics >= 3 and current_topic_run(store) == summary.topic_run_id
+    loaded_ids, _ = load_embeddings(store, "syn")
+    assert loaded_ids == sorted(ids[:180])
+    assert place_new_papers(store, "syn").mode == "current"
+    # an outsider far from every topic goes to the novelty pool (-1)
+    outsider = np.zeros((1, X.shape[1]), dtype=np.float32)
+    outsider[0, 0] = 1.0
+    _load(store, ids[180:] + ["px"], docs[180:] + ["nothing alike"], np.vstack([X[180:], outsider]))
+    update = place_new_papers(store, "syn")
+    assert update.mode == "update" and update.n_docs == 21
+    placed = store.query("select paper_id, topic_id, method from paper_topics where method = 'update'")
+    assert len(placed) == 21
+    assert placed.set_index("paper_id").loc["px", "topic_id"] == -1
+    fit_topic = store.query(
+        "select paper_id, topic_id from paper_topics where method <> 'update'"
+    ).set_index("paper_id")["topic_id"]
+    # new papers of a theme land in the topic that holds that theme's fitted papers
+    for pid, topic in placed.set_index("paper_id")["topic_id"].drop("px").items():
+        theme = truth[ids.index(pid)]
+        same_theme = [p for p in ids[:180] if truth[ids.index(p)] == theme]
+        assert topic == fit_topic.loc[same_theme].mode().iloc[0]
+    assert place_new_papers(store, "syn").mode == "current"
