@@ -22,7 +22,7 @@ DEFAULT_ARGS = {
 }
 
 
-def _settings():  # noqa: ANN202 - pipeline.config.Settings, imported lazily
+def _settings():
     from pipeline.config import load_settings
 
     return load_settings()
@@ -42,14 +42,18 @@ def _settings():  # noqa: ANN202 - pipeline.config.Settings, imported lazily
             "", type="string", description="File to ingest; empty means the arXiv 2025 corpus."
         ),
         "sample": Param(
-            None, type=["null", "integer"], minimum=20,
+            None,
+            type=["null", "integer"],
+            minimum=20,
             description="Deterministic sample of N papers; empty means all.",
-        ),  # fmt: skip
+        ),
         "full_refit": Param(False, type="boolean", description="Refit topics from scratch."),
         "as_of": Param(
-            None, type=["null", "string"], format="date",
+            None,
+            type=["null", "string"],
+            format="date",
             description="Build the trend marts as of this date (YYYY-MM-DD).",
-        ),  # fmt: skip
+        ),
     },
 )
 def research_trends() -> None:

@@ -39,12 +39,20 @@ _ctx = _Ctx()
 @app.callback()
 def main(
     home: HomeOpt = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Input data folder (env TRENDS_DATA_DIR).")] = None,
-    backend: Annotated[EmbeddingBackend | None, typer.Option("--backend", help="Embedding backend.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed of topic fits (env TRENDS_SEED).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Input data folder (env TRENDS_DATA_DIR).")
+    ] = None,
+    backend: Annotated[
+        EmbeddingBackend | None, typer.Option("--backend", help="Embedding backend.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed of topic fits (env TRENDS_SEED).")
+    ] = None,
 ) -> None:
     """Settings come from the environment (TRENDS_*); these options override them."""
-    _ctx.settings = load_settings(home=home, data_dir=data_dir, embedding_backend=backend, seed=seed)
+    _ctx.settings = load_settings(
+        home=home, data_dir=data_dir, embedding_backend=backend, seed=seed
+    )
 
 
 def _fail(exc: BaseException) -> None:
@@ -52,12 +60,12 @@ def _fail(exc: BaseException) -> None:
     raise typer.Exit(1)
 
 
-def _guarded(fn):  # noqa: ANN001, ANN202 - decorator
+def _guarded(fn):
     """Turn expected failures into one clear line and exit status 1."""
     import functools
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def wrapper(*args, **kwargs):
         from duckdb import Error as DuckDBError
 
         from pipeline.records import RecordError
@@ -66,8 +74,14 @@ def _guarded(fn):  # noqa: ANN001, ANN202 - decorator
 
         try:
             return fn(*args, **kwargs)
-        except (StoreLockedError, FileNotFoundError, SourceFormatError, RecordError, DuckDBError,
-                ValueError) as exc:  # fmt: skip
+        except (
+            StoreLockedError,
+            FileNotFoundError,
+            SourceFormatError,
+            RecordError,
+            DuckDBError,
+            ValueError,
+        ) as exc:
             _fail(exc)
 
     return wrapper
@@ -75,13 +89,18 @@ def _guarded(fn):  # noqa: ANN001, ANN202 - decorator
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=console,
-        transient=True, disable=not console.is_terminal,
-    )  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
-def _embed_callback(progress: Progress):  # noqa: ANN202
+def _embed_callback(progress: Progress):
     state: dict = {}
 
     def update(done: int, total: int) -> None:
@@ -118,9 +137,17 @@ def init() -> None:
 @_guarded
 def ingest_file_cmd(
     path: Annotated[Path, typer.Argument(help="Parquet, JSON Lines or CSV file of papers.")],
-    source: Annotated[str | None, typer.Option(help="Source name (default: arxiv for arXiv ids, else the file name).")] = None,
-    sample: Annotated[int | None, typer.Option(min=1, help="Keep a deterministic sample of N papers.")] = None,
-    map_: Annotated[list[str] | None, typer.Option("--map", help="Column map TARGET=THEIRS, e.g. abstract=summary.")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(help="Source name (default: arxiv for arXiv ids, else the file name)."),
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option(min=1, help="Keep a deterministic sample of N papers.")
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="Column map TARGET=THEIRS, e.g. abstract=summary."),
+    ] = None,
 ) -> None:
     """Ingest a Parquet, JSON Lines or CSV file of papers."""
     from pipeline.ingest import ingest_file
@@ -134,13 +161,17 @@ def ingest_file_cmd(
         column_map[target.strip()] = theirs.strip()
     s = _ctx.settings
     with writer(s) as store:
-        out.print(ingest_file(store, path, source=source, sample=sample, column_map=column_map).line())
+        out.print(
+            ingest_file(store, path, source=source, sample=sample, column_map=column_map).line()
+        )
 
 
 @app.command()
 @_guarded
 def embed(
-    batch_size: Annotated[int | None, typer.Option(min=1, help="Documents per model batch.")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(min=1, help="Documents per model batch.")
+    ] = None,
 ) -> None:
     """Embed papers that have no current embedding (new or edited ones)."""
     from pipeline.runner import embed_stage, writer
@@ -156,7 +187,12 @@ def embed(
 @app.command()
 @_guarded
 def topics(
-    full: Annotated[bool, typer.Option("--full/--update", help="Refit all topics, or place new papers into the current fit.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full/--update", help="Refit all topics, or place new papers into the current fit."
+        ),
+    ] = False,
 ) -> None:
     """Fit topics, or place new papers into the current topics (the default)."""
     from pipeline.runner import topics_stage, writer
@@ -170,7 +206,10 @@ def topics(
 @app.command()
 @_guarded
 def analyze(
-    as_of: Annotated[str | None, typer.Option(help="Use only papers published on or before this date (YYYY-MM-DD).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Use only papers published on or before this date (YYYY-MM-DD)."),
+    ] = None,
 ) -> None:
     """Build the trend marts (topic shares, growth) in SQL."""
     from pipeline.runner import analyze_stage, writer
@@ -183,7 +222,9 @@ def analyze(
 @app.command()
 @_guarded
 def report(
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Site folder (default: $TRENDS_HOME/site).")] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Site folder (default: $TRENDS_HOME/site).")
+    ] = None,
 ) -> None:
     """Render the static HTML site."""
     from pipeline.runner import report_stage, writer
@@ -208,10 +249,19 @@ def publish() -> None:
 @app.command()
 @_guarded
 def run(
-    inputs: Annotated[list[Path] | None, typer.Argument(help="Files to ingest (default: the arXiv 2025 corpus in TRENDS_DATA_DIR).")] = None,
-    sample: Annotated[int | None, typer.Option(min=20, help="Deterministic sample of N papers per input.")] = None,
-    full: Annotated[bool, typer.Option("--full", help="Refit topics even if a fit exists.")] = False,
-    as_of: Annotated[str | None, typer.Option(help="Build the marts as of this date (YYYY-MM-DD).")] = None,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files to ingest (default: the arXiv 2025 corpus in TRENDS_DATA_DIR)."),
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option(min=20, help="Deterministic sample of N papers per input.")
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Refit topics even if a fit exists.")
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option(help="Build the marts as of this date (YYYY-MM-DD).")
+    ] = None,
 ) -> None:
     """Run every stage in order: ingest, embed, topics, analyze, report, publish."""
     from pipeline.runner import RunOptions, run_pipeline
@@ -219,11 +269,15 @@ def run(
     started = time.perf_counter()
     with _progress() as progress:
         options = RunOptions(
-            inputs=inputs or [], sample=sample, full_refit=full, as_of=_parse_date(as_of),
+            inputs=inputs or [],
+            sample=sample,
+            full_refit=full,
+            as_of=_parse_date(as_of),
             embed_progress=_embed_callback(progress),
-        )  # fmt: skip
+        )
         run_pipeline(_ctx.settings, options, say=out.print)
-    out.print(f"run: done in {time.perf_counter() - started:.1f}s; open {_ctx.settings.site_dir / 'index.html'}")
+    index = _ctx.settings.site_dir / "index.html"
+    out.print(f"run: done in {time.perf_counter() - started:.1f}s; open {index}")
 
 
 @app.command()
@@ -244,7 +298,9 @@ def sql(
         frame.to_csv(sys.stdout, index=False)
         return
     if fmt == "json":
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso", default_handler=str) + "\n")
+        sys.stdout.write(
+            frame.to_json(orient="records", date_format="iso", default_handler=str) + "\n"
+        )
         return
     table = Table(show_lines=False)
     for col in frame.columns:

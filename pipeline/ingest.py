@@ -81,7 +81,7 @@ def ingest_file(
 
 
 def load_batch(store: Store, batch: PreparedBatch, source: str, params: dict) -> IngestSummary:
-    """Write a prepared batch: raw payloads, rejections, paper upserts and the run row, atomically."""
+    """Write a batch atomically: raw payloads, rejections, paper upserts and the run row."""
     run_id = f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC).replace(tzinfo=None)
     sql_params = {"run_id": run_id, "now": now}
@@ -113,11 +113,18 @@ def load_batch(store: Store, batch: PreparedBatch, source: str, params: dict) ->
                 " n_received, n_new, n_updated, n_unchanged, n_rejected)"
                 " values (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?, ?)",
                 [
-                    run_id, source, json.dumps(params, default=str), now,
-                    datetime.now(UTC).replace(tzinfo=None), summary.received, summary.new,
-                    summary.updated, summary.unchanged, summary.rejected,
+                    run_id,
+                    source,
+                    json.dumps(params, default=str),
+                    now,
+                    datetime.now(UTC).replace(tzinfo=None),
+                    summary.received,
+                    summary.new,
+                    summary.updated,
+                    summary.unchanged,
+                    summary.rejected,
                 ],
-            )  # fmt: skip
+            )
     finally:
         for name in ("incoming", "incoming_raw", "incoming_rejected"):
             store.unregister(name)

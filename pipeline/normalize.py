@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 _CID = re.compile(r"\(cid:\d+\)")
 _WS = re.compile(r"[ \t\r\f\v]+")
-_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+_HYPHEN_BREAK = re.compile(r"(\S)-[ \t]*\r?\n[ \t]*(\S)")
 _NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
 _OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://arxiv\.org/(?:abs|pdf)/)", re.IGNORECASE)
@@ -20,12 +20,15 @@ def clean_text(text: str) -> str:
 
     LaTeX is kept as written (it stays readable); only whitespace and debris change.
     """
-    text = unicodedata.normalize("NFC", text)
-    text = _CID.sub("", text)
-    text = text.replace("\u00ad", "")  # soft hyphens from PDF extraction
-    text = _HYPHEN_BREAK.sub(r"\1\2", text) if "-\n" in text else text
+    previous = None
+    while previous != text:  # debris can nest: "(cid:(cid:1)1)"
+        previous = text
+        text = _CID.sub("", text).replace("\u00ad", "")  # soft hyphens from PDF extraction
+    # A line break after a hyphen is far more often a compound ("long-\nterm", "0.7-\n1.0",
+    # "$Z^c-\nX$") than a split word, so keep the hyphen and drop only the break.
+    text = _HYPHEN_BREAK.sub(r"\1-\2", text)
     text = " ".join(_WS.sub(" ", line).strip() for line in text.splitlines())
-    return _WS.sub(" ", text).strip()
+    return unicodedata.normalize("NFC", _WS.sub(" ", text).strip())
 
 
 def parse_arxiv_id(raw: str) -> tuple[str, int | None] | None:
@@ -65,7 +68,7 @@ def parse_date(raw: object, precision: str | None = None) -> tuple[date | None, 
     Returns ``(None, 'unknown')`` for an absent date; raises ``ValueError`` for a present one
     that cannot be read or that is outside 1900..2100.
     """
-    if raw is None or (isinstance(raw, float) and raw != raw) or str(raw).strip() == "":
+    if raw is None or raw != raw or str(raw).strip() == "":  # raw != raw: NaN and NaT
         return None, "unknown"
     if isinstance(raw, datetime):
         value, found = raw.date(), "day"

@@ -36,9 +36,20 @@ MAX_ABSTRACT = 20_000
 MIN_ABSTRACT = 30
 
 PAPER_COLUMNS = [
-    "paper_id", "source", "title", "abstract", "published", "date_precision", "categories",
-    "primary_category", "venue", "authors", "url", "version", "content_hash",
-]  # fmt: skip
+    "paper_id",
+    "source",
+    "title",
+    "abstract",
+    "published",
+    "date_precision",
+    "categories",
+    "primary_category",
+    "venue",
+    "authors",
+    "url",
+    "version",
+    "content_hash",
+]
 
 
 class RecordError(ValueError):
@@ -91,7 +102,9 @@ def _text(value: object, what: str, limit: int) -> str:
     if not cleaned:
         raise RecordError(f"missing_{what}", f"{what} is empty")
     if len(cleaned) > limit:
-        raise RecordError(f"too_long_{what}", f"{what} has {len(cleaned):,} characters (max {limit:,})")
+        raise RecordError(
+            f"too_long_{what}", f"{what} has {len(cleaned):,} characters (max {limit:,})"
+        )
     return cleaned
 
 
@@ -127,7 +140,8 @@ def prepare_record(rec: Mapping[str, object], cols: Mapping[str, str], source: s
     precision_hint = rec.get(cols.get("date_precision", ""))
     try:
         published, precision = parse_date(
-            rec.get(cols.get("published", "")), precision_hint if isinstance(precision_hint, str) else None
+            rec.get(cols.get("published", "")),
+            precision_hint if isinstance(precision_hint, str) else None,
         )
     except ValueError as exc:
         raise RecordError("bad_date", str(exc)) from None
@@ -152,6 +166,25 @@ def prepare_record(rec: Mapping[str, object], cols: Mapping[str, str], source: s
     }
 
 
+def _storable(text: str) -> str:
+    """Text that any store can hold: lone surrogates become backslash escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _payload(rec: Mapping[str, object]) -> str:
+    """Lossless JSON of a record; ASCII-escaped when it holds characters UTF-8 cannot carry."""
+    payload = json.dumps(rec, sort_keys=True, default=str, ensure_ascii=False)
+    try:
+        payload.encode("utf-8")
+    except UnicodeEncodeError:
+        payload = json.dumps(rec, sort_keys=True, default=str, ensure_ascii=True)
+    return payload
+
+
 def prepare_batch(
     records: list[dict],
     source: str,
@@ -169,10 +202,10 @@ def prepare_batch(
     cols = resolve_columns(keys, column_map)
     raw_rows, ok_rows, rejected = [], [], []
     for rec in records:
-        payload = json.dumps(rec, sort_keys=True, default=str, ensure_ascii=False)
+        payload = _payload(rec)
         phash = payload_hash(payload)
         record_key = rec.get(cols.get("id", ""))
-        record_key = None if record_key is None else str(record_key)[:200]
+        record_key = None if record_key is None else _storable(str(record_key)[:200])
         raw_rows.append((source, phash, record_key, payload))
         try:
             row = prepare_record(rec, cols, source)
@@ -183,6 +216,7 @@ def prepare_batch(
         ok_rows.append(row)
     for lineno, text, reason in unreadable:
         phash = payload_hash(text)
+        text = _storable(text)
         raw_rows.append((source, phash, f"line {lineno}", text))
         rejected.append((source, phash, f"line {lineno}", "unreadable", reason))
 
@@ -197,9 +231,14 @@ def prepare_batch(
         dup_mask = papers.duplicated("paper_id", keep="last")
         for _, dup in papers[dup_mask].iterrows():
             rejected.append(
-                (source, dup["_payload_hash"], dup["paper_id"], "duplicate_in_batch",
-                 f"another record of {dup['paper_id']} in this batch has a later version")
-            )  # fmt: skip
+                (
+                    source,
+                    dup["_payload_hash"],
+                    dup["paper_id"],
+                    "duplicate_in_batch",
+                    f"another record of {dup['paper_id']} in this batch has a later version",
+                )
+            )
         papers = papers[~dup_mask].sort_values("_order")
     n_rejected = len(rejected)
     raw = pd.DataFrame(raw_rows, columns=["source", "payload_hash", "record_key", "payload"])

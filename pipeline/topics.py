@@ -17,14 +17,16 @@ from pipeline.store import Store
 
 # Boilerplate of abstracts that says nothing about a topic.
 SCIENTIFIC_STOP_WORDS = frozenset(
-    """paper propose proposed proposes present presents presented approach approaches method
-    methods methodology result results show shows shown demonstrate demonstrates based novel new
-    using use used work works study studies existing recent recently furthermore moreover
+    """
+    paper propose proposed proposes present presents presented approach approaches method
+    methods methodology result results show shows shown demonstrate demonstrates based novel
+    new using use used work works study studies existing recent recently furthermore moreover
     additionally however achieve achieves achieved state art performance extensive experiments
     experimental framework frameworks task tasks significantly significant outperforms improve
     improves improved improvement improvements effectiveness effective efficient efficiently
     challenge challenges problem problems various different introduce introduces including
-    provide provides key code available github com https http www et al paper's""".split()
+    provide provides key code available github com https http www et al paper's
+    """.split()  # noqa: SIM905 - a word list reads best as text
 )
 
 
@@ -54,7 +56,9 @@ class TopicParams:
 class TopicFit:
     """Result of a fit: one row per topic and one per paper."""
 
-    topics: pd.DataFrame  # topic_id, label, terms, term_weights, size, npmi, centroid, representative_ids
+    topics: (
+        pd.DataFrame
+    )  # topic_id, label, terms, term_weights, size, npmi, centroid, representative_ids
     assignments: pd.DataFrame  # paper_id, topic_id, similarity, method
     outlier_share: float
     outlier_share_before: float
@@ -63,7 +67,7 @@ class TopicFit:
     assign_threshold: float
 
 
-def make_vectorizer(vocabulary: list[str] | None = None):  # noqa: ANN201 - sklearn type
+def make_vectorizer(vocabulary: list[str] | None = None):
     """CountVectorizer for scientific English: stop words, uni- and bigrams, no bare numbers.
 
     BERTopic applies it to one concatenated document per topic, so document-frequency cut-offs
@@ -75,7 +79,7 @@ def make_vectorizer(vocabulary: list[str] | None = None):  # noqa: ANN201 - skle
     return CountVectorizer(
         stop_words=sorted(ENGLISH_STOP_WORDS | SCIENTIFIC_STOP_WORDS),
         ngram_range=(1, 2),
-        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b",
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z0-9\-]+\b",  # noqa: S106 - not a password
         lowercase=True,
         vocabulary=vocabulary,
     )
@@ -166,16 +170,22 @@ def fit_topics(
     threshold = 1.0
     if centroids:
         nearest, near_sims = nearest_topic(embeddings, centroids)
-        own = np.array([embeddings[i] @ centroids[t] if t != -1 else np.nan for i, t in enumerate(labels)])
+        own = np.array(
+            [embeddings[i] @ centroids[t] if t != -1 else np.nan for i, t in enumerate(labels)]
+        )
         threshold = float(np.nanquantile(own, params.outlier_quantile))
         reassign = (labels == -1) & (near_sims >= threshold)
         labels = np.where(reassign, nearest, labels)
         method = np.where(reassign, "outlier_reduction", method)
         sims = np.where(labels == -1, near_sims, np.nan_to_num(own))
         sims = np.where(reassign, near_sims, sims)
-        model.update_topics(docs, topics=labels.tolist(), vectorizer_model=vectorizer,
-                            ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True, bm25_weighting=True),
-                            top_n_words=params.top_n_words)  # fmt: skip
+        model.update_topics(
+            docs,
+            topics=labels.tolist(),
+            vectorizer_model=vectorizer,
+            ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True, bm25_weighting=True),
+            top_n_words=params.top_n_words,
+        )
         centroids = centroids_of(embeddings, labels)
 
     topic_ids = sorted(set(labels.tolist()))
@@ -256,7 +266,9 @@ def current_topic_run(store: Store) -> str | None:
     return store.scalar("select topic_run_id from topic_runs order by created_at desc limit 1")
 
 
-def fit_and_store(store: Store, model: str, seed: int, params: TopicParams | None = None) -> TopicSummary:
+def fit_and_store(
+    store: Store, model: str, seed: int, params: TopicParams | None = None
+) -> TopicSummary:
     """Fit topics on every embedded paper and store the fit atomically."""
     started = time.perf_counter()
     ids, embeddings = load_embeddings(store, model)
@@ -273,13 +285,27 @@ def fit_and_store(store: Store, model: str, seed: int, params: TopicParams | Non
     now = datetime.now(UTC).replace(tzinfo=None)
     _write_fit(store, run_id, model, seed, params, fit, seconds, now)
     return TopicSummary(
-        run_id, "full", len(ids), int((fit.topics["topic_id"] != -1).sum()), fit.outlier_share,
-        fit.npmi, fit.diversity, seconds,
-    )  # fmt: skip
+        run_id,
+        "full",
+        len(ids),
+        int((fit.topics["topic_id"] != -1).sum()),
+        fit.outlier_share,
+        fit.npmi,
+        fit.diversity,
+        seconds,
+    )
 
 
-def _write_fit(store: Store, run_id: str, model: str, seed: int, params: TopicParams,
-               fit: TopicFit, seconds: float, now: datetime) -> None:  # fmt: skip
+def _write_fit(
+    store: Store,
+    run_id: str,
+    model: str,
+    seed: int,
+    params: TopicParams,
+    fit: TopicFit,
+    seconds: float,
+    now: datetime,
+) -> None:
     topics = fit.topics.assign(topic_run_id=run_id)
     topics_arrow = pa.table(
         {
@@ -291,15 +317,23 @@ def _write_fit(store: Store, run_id: str, model: str, seed: int, params: TopicPa
             "size": pa.array(topics["size"], pa.int32()),
             "npmi": pa.array(topics["npmi"].astype(float).tolist(), pa.float64()),
             "centroid": pa.array(
-                [None if c is None else np.asarray(c, np.float32).tolist() for c in topics["centroid"]],
+                [
+                    None if c is None else np.asarray(c, np.float32).tolist()
+                    for c in topics["centroid"]
+                ],
                 pa.list_(pa.float32()),
             ),
-            "representative_ids": pa.array(topics["representative_ids"].tolist(), pa.list_(pa.string())),
+            "representative_ids": pa.array(
+                topics["representative_ids"].tolist(), pa.list_(pa.string())
+            ),
         }
     )
     assignments = fit.assignments.assign(topic_run_id=run_id, assigned_at=now)
-    run_params = {**asdict(params), "assign_threshold": fit.assign_threshold,
-                  "outlier_share_before_reduction": fit.outlier_share_before}  # fmt: skip
+    run_params = {
+        **asdict(params),
+        "assign_threshold": fit.assign_threshold,
+        "outlier_share_before_reduction": fit.outlier_share_before,
+    }
     store.register_arrow("incoming_topics", topics_arrow)
     store.register("incoming_paper_topics", assignments)
     try:
@@ -308,10 +342,20 @@ def _write_fit(store: Store, run_id: str, model: str, seed: int, params: TopicPa
                 "insert into topic_runs (topic_run_id, kind, model, seed, params, n_docs, n_topics,"
                 " outlier_share, npmi, diversity, fit_seconds, created_at)"
                 " values (?, 'full', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [run_id, model, seed, json.dumps(run_params), len(assignments),
-                 int((fit.topics["topic_id"] != -1).sum()), fit.outlier_share,
-                 _finite(fit.npmi), _finite(fit.diversity), seconds, now],
-            )  # fmt: skip
+                [
+                    run_id,
+                    model,
+                    seed,
+                    json.dumps(run_params),
+                    len(assignments),
+                    int((fit.topics["topic_id"] != -1).sum()),
+                    fit.outlier_share,
+                    _finite(fit.npmi),
+                    _finite(fit.diversity),
+                    seconds,
+                    now,
+                ],
+            )
             store.execute("insert into topics by name select * from incoming_topics")
             store.execute(
                 "insert into paper_topics by name select topic_run_id, paper_id, topic_id,"
@@ -337,17 +381,28 @@ def place_new_papers(store: Store, model: str) -> TopicSummary:
     if run_id is None:
         raise ValueError("no topic fit yet; run `trends topics --full` first")
     ids, embeddings = load_embeddings(store, model)
-    seen = set(store.query("select paper_id from paper_topics where topic_run_id = ?", [run_id])["paper_id"])
+    seen = set(
+        store.query("select paper_id from paper_topics where topic_run_id = ?", [run_id])[
+            "paper_id"
+        ]
+    )
     new_idx = [i for i, pid in enumerate(ids) if pid not in seen]
     if not new_idx:
         return TopicSummary(run_id, "current", 0, 0, 0.0, None, None, time.perf_counter() - started)
     cent = store.query(
         "select topic_id, centroid from topics where topic_run_id = ? and topic_id <> -1", [run_id]
     )
-    centroids = {int(t): np.asarray(c, np.float32) for t, c in zip(cent["topic_id"], cent["centroid"], strict=True)}
-    threshold = float(store.scalar(
-        "select cast(params->>'assign_threshold' as double) from topic_runs where topic_run_id = ?", [run_id]
-    ))  # fmt: skip
+    centroids = {
+        int(t): np.asarray(c, np.float32)
+        for t, c in zip(cent["topic_id"], cent["centroid"], strict=True)
+    }
+    threshold = float(
+        store.scalar(
+            "select cast(params->>'assign_threshold' as double) from topic_runs"
+            " where topic_run_id = ?",
+            [run_id],
+        )
+    )
     nearest, sims = nearest_topic(embeddings[new_idx], centroids)
     topic = np.where(sims >= threshold, nearest, -1)
     frame = pd.DataFrame(
@@ -370,6 +425,12 @@ def place_new_papers(store: Store, model: str) -> TopicSummary:
     finally:
         store.unregister("incoming_paper_topics")
     return TopicSummary(
-        run_id, "update", len(new_idx), len(centroids), float((topic == -1).mean()), None, None,
+        run_id,
+        "update",
+        len(new_idx),
+        len(centroids),
+        float((topic == -1).mean()),
+        None,
+        None,
         time.perf_counter() - started,
-    )  # fmt: skip
+    )

@@ -27,7 +27,9 @@ class AnalyzeSummary:
         """One-line summary for the CLI and logs."""
         built = ", ".join(f"{name} {n:,}" for name, n in self.rows.items())
         as_of = self.as_of.isoformat() if self.as_of else "all dates"
-        return f"analyze (as of {as_of}, fit {self.topic_run_id}): {built} rows, {self.seconds:.1f}s"
+        return (
+            f"analyze (as of {as_of}, fit {self.topic_run_id}): {built} rows, {self.seconds:.1f}s"
+        )
 
 
 def build_marts(store: Store, as_of: date | None = None) -> AnalyzeSummary:

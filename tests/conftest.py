@@ -37,16 +37,22 @@ def store(tmp_path):
 
 TOY_ROWS = [
     # May 2025 starts on the 10th: a partial month
-    ("p01", "arxiv", "2025-05-10", 0), ("p02", "arxiv", "2025-05-20", 1),
+    ("p01", "arxiv", "2025-05-10", 0),
+    ("p02", "arxiv", "2025-05-20", 1),
     ("p03", "arxiv", "2025-05-30", 0),
-    ("p04", "arxiv", "2025-06-01", 0), ("p05", "arxiv", "2025-06-15", 1),
-    ("p06", "arxiv", "2025-06-29", -1), ("p07", "arxiv", "2025-06-30", 1),
-    ("p08", "arxiv", "2025-07-01", 1), ("p09", "arxiv", "2025-07-12", 1),
+    ("p04", "arxiv", "2025-06-01", 0),
+    ("p05", "arxiv", "2025-06-15", 1),
+    ("p06", "arxiv", "2025-06-29", -1),
+    ("p07", "arxiv", "2025-06-30", 1),
+    ("p08", "arxiv", "2025-07-01", 1),
+    ("p09", "arxiv", "2025-07-12", 1),
     ("p10", "arxiv", "2025-07-31", 0),
-    ("p11", "arxiv", "2025-08-02", 1), ("p12", "arxiv", "2025-08-30", 1),
-    ("c01", "conf", "2019-01-01", 0), ("c02", "conf", "2020-01-01", 1),
+    ("p11", "arxiv", "2025-08-02", 1),
+    ("p12", "arxiv", "2025-08-30", 1),
+    ("c01", "conf", "2019-01-01", 0),
+    ("c02", "conf", "2020-01-01", 1),
     ("u01", "arxiv", "", 0),  # undated: clustered, kept out of the marts
-]  # fmt: skip
+]
 
 
 def seed_toy_fit(store, rows: list[tuple[str, str, str, int]], run_id: str = "fit-toy") -> None:
@@ -59,15 +65,23 @@ def seed_toy_fit(store, rows: list[tuple[str, str, str, int]], run_id: str = "fi
     papers = pd.DataFrame(
         [
             {
-                "paper_id": pid, "source": src, "title": f"Paper {pid}", "abstract": f"Abstract of {pid}.",
+                "paper_id": pid,
+                "source": src,
+                "title": f"Paper {pid}",
+                "abstract": f"Abstract of {pid}.",
                 "published": date.fromisoformat(pub) if pub else None,
-                "date_precision": "day" if pub else "unknown", "version": 1, "content_hash": pid,
-                "first_run_id": "ingest-toy", "last_run_id": "ingest-toy", "ingested_at": now,
-                "updated_at": now, "url": f"https://arxiv.org/abs/{pid}",
+                "date_precision": "day" if pub else "unknown",
+                "version": 1,
+                "content_hash": pid,
+                "first_run_id": "ingest-toy",
+                "last_run_id": "ingest-toy",
+                "ingested_at": now,
+                "updated_at": now,
+                "url": f"https://arxiv.org/abs/{pid}",
             }
             for pid, src, pub, _ in rows
         ]
-    )  # fmt: skip
+    )
     topic_ids = sorted({t for *_, t in rows} | {-1})
     topics = pd.DataFrame(
         {

@@ -6,9 +6,17 @@ import pandas as pd
 import plotly.graph_objects as go
 
 PALETTE = [
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
-    "#7f7f7f", "#bcbd22",
-]  # fmt: skip
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+]
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -65,10 +73,13 @@ def share_figure(series: pd.DataFrame, title: str = "") -> go.Figure:
                 },
                 customdata=list(
                     zip(
-                        rows["papers"], rows["denominator"], rows["ci_low"] * 100,
-                        rows["ci_high"] * 100, ["partial period" if p else "" for p in partial],
+                        rows["papers"],
+                        rows["denominator"],
+                        rows["ci_low"] * 100,
+                        rows["ci_high"] * 100,
+                        ["partial period" if p else "" for p in partial],
                         strict=True,
-                    )  # fmt: skip
+                    )
                 ),
                 hovertemplate=(
                     "<b>%{fullData.name}</b><br>%{x|" + _period_label(grain) + "}: %{y:.2f}%"
@@ -128,19 +139,30 @@ def sparkline_figure(rows: pd.DataFrame) -> go.Figure:
             go.Scatter(
                 x=list(x) + list(x[::-1]),
                 y=list(rows["ci_high"] * 100) + list(rows["ci_low"][::-1] * 100),
-                mode="lines", fill="toself", fillcolor="rgba(31,119,180,0.15)", line={"width": 0},
-                hoverinfo="skip", showlegend=False,
-            ),  # fmt: skip
+                mode="lines",
+                fill="toself",
+                fillcolor="rgba(31,119,180,0.15)",
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+            ),
             go.Scatter(
-                x=x, y=rows["share"] * 100, mode="lines", line={"color": "#1f77b4", "width": 1.5},
-                customdata=rows["papers"], showlegend=False,
+                x=x,
+                y=rows["share"] * 100,
+                mode="lines",
+                line={"color": "#1f77b4", "width": 1.5},
+                customdata=rows["papers"],
+                showlegend=False,
                 hovertemplate="%{x|%b %Y}: %{y:.1f}% (%{customdata} papers)<extra></extra>",
-            ),  # fmt: skip
+            ),
         ]
     )
     fig.update_layout(
-        height=60, width=180, margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        xaxis={"visible": False}, yaxis={"visible": False, "rangemode": "tozero"},
+        height=60,
+        width=180,
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        xaxis={"visible": False},
+        yaxis={"visible": False, "rangemode": "tozero"},
         template="plotly_white",
-    )  # fmt: skip
+    )
     return fig

@@ -157,7 +157,9 @@ def _write_pages(data: ReportData, build: Path) -> int:
         pages += 1
 
     main_series = series[series["topic_id"].isin(top_ids)]
-    main_series = main_series.set_index("topic_id").loc[top_ids].reset_index() if top_ids else main_series
+    main_series = (
+        main_series.set_index("topic_id").loc[top_ids].reset_index() if top_ids else main_series
+    )
     write(
         "index.html",
         "index.html.j2",

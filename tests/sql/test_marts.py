@@ -9,7 +9,6 @@ from conftest import seed_toy_fit
 from pipeline.trends import MARTS, build_marts
 
 
-
 @pytest.fixture
 def marts(store):
     seed_toy_fit(store, ROWS)
@@ -60,7 +59,12 @@ def test_partial_periods_and_year_grain(marts):
             " where source = 'arxiv'"
         ).values
     )
-    assert flags == {"2025-05-01": True, "2025-06-01": False, "2025-07-01": False, "2025-08-01": False}
+    assert flags == {
+        "2025-05-01": True,
+        "2025-06-01": False,
+        "2025-07-01": False,
+        "2025-08-01": False,
+    }
     grains = marts.query("select distinct source, period_grain from topic_shares order by 1")
     assert grains.values.tolist() == [["arxiv", "month"], ["conf", "year"]]
 
@@ -69,10 +73,12 @@ def test_as_of_excludes_later_papers_and_is_reproducible(store):
     seed_toy_fit(store, ROWS)
     build_marts(store, date(2025, 7, 15))
     first = {m: store.query(f"select * from {m} order by all") for m in MARTS}
-    assert store.scalar("select max(period_start) from topic_shares where source = 'arxiv'") == date(
-        2025, 7, 1
+    assert store.scalar(
+        "select max(period_start) from topic_shares where source = 'arxiv'"
+    ) == date(2025, 7, 1)
+    assert store.scalar(
+        "select bool_and(is_partial) from topic_shares where period_start = '2025-07-01'"
     )
-    assert store.scalar("select bool_and(is_partial) from topic_shares where period_start = '2025-07-01'")
     # papers dated after the as-of date change nothing
     seed_more = [("p20", "arxiv", "2025-09-03", 0), ("p21", "arxiv", "2025-07-20", 1)]
     store.execute(

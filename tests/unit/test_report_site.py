@@ -16,7 +16,10 @@ HOSTILE = "<script>alert(1)</script>"
 def site(store, tmp_path):
     seed_toy_fit(store, ROWS)
     store.execute("update papers set title = ? where paper_id = 'p02'", [HOSTILE])
-    store.execute("update topics set label = ?, representative_ids = ['p02', 'p05'] where topic_id = 1", [HOSTILE + " & co"])
+    store.execute(
+        "update topics set label = ?, representative_ids = ['p02', 'p05'] where topic_id = 1",
+        [HOSTILE + " & co"],
+    )
     build_marts(store)
     out = tmp_path / "site"
     summary = render_site(store, out)
@@ -66,7 +69,9 @@ def test_rerender_swaps_atomically_and_cleans_up(store, tmp_path):
     render_site(store, out)
     assert out.is_symlink() and out.resolve() != first
     assert not first.exists()  # the previous build is gone
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site-")] == [out.resolve().name]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site-")] == [
+        out.resolve().name
+    ]
 
 
 def test_swap_in_replaces_a_real_directory(tmp_path):

@@ -42,10 +42,9 @@ def test_published_copy_is_readable_while_the_writer_works(tmp_path):
 
 
 def test_transaction_rolls_back_on_error(store):
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.execute("create table t (x int)")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.execute("create table t (x int)")
+        raise RuntimeError("boom")
     assert not store.table_exists("t")
 
 

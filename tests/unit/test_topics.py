@@ -43,7 +43,10 @@ def test_short_label_skips_words_covered_by_phrases():
     assert short_label(["reinforcement learning", "reinforcement", "policy", "reward"]) == (
         "reinforcement learning, policy, reward"
     )
-    assert short_label(["robot", "manipulation", "robot manipulation", "grasp"]) == "robot, manipulation, grasp"
+    assert (
+        short_label(["robot", "manipulation", "robot manipulation", "grasp"])
+        == "robot, manipulation, grasp"
+    )
 
 
 def test_nearest_topic_and_centroids():
@@ -93,8 +96,14 @@ def _load(store, ids, docs, X):
         " first_run_id, last_run_id, ingested_at, updated_at)"
         " select paper_id, 'syn', title, abstract, 'unknown', content_hash, 'r', 'r', now(), now() from p"
     )
-    table = pa.table({"paper_id": ids, "model": ["syn"] * len(ids), "content_hash": ids,
-                      "embedding": pa.array(X.tolist(), pa.list_(pa.float32()))})
+    table = pa.table(
+        {
+            "paper_id": ids,
+            "model": ["syn"] * len(ids),
+            "content_hash": ids,
+            "embedding": pa.array(X.tolist(), pa.list_(pa.float32())),
+        }
+    )
     store.register_arrow("e", table)
     store.execute("insert into paper_embeddings select *, now() from e")
 
@@ -104,7 +113,9 @@ def test_fit_store_then_place_new_papers(store):
     _load(store, ids[:180], docs[:180], X[:180])
     with pytest.raises(ValueError, match="no topic fit"):
         place_new_papers(store, "syn")
-    summary = fit_and_store(store, "syn", seed=3, params=TopicParams(min_cluster_size=10, n_neighbors=10))
+    summary = fit_and_store(
+        store, "syn", seed=3, params=TopicParams(min_cluster_size=10, n_neighbors=10)
+    )
     assert summary.n_topics >= 3 and current_topic_run(store) == summary.topic_run_id
     loaded_ids, _ = load_embeddings(store, "syn")
     assert loaded_ids == sorted(ids[:180])
@@ -112,10 +123,12 @@ def test_fit_store_then_place_new_papers(store):
     # an outsider far from every topic goes to the novelty pool (-1)
     outsider = np.zeros((1, X.shape[1]), dtype=np.float32)
     outsider[0, 0] = 1.0
-    _load(store, ids[180:] + ["px"], docs[180:] + ["nothing alike"], np.vstack([X[180:], outsider]))
+    _load(store, [*ids[180:], "px"], [*docs[180:], "nothing alike"], np.vstack([X[180:], outsider]))
     update = place_new_papers(store, "syn")
     assert update.mode == "update" and update.n_docs == 21
-    placed = store.query("select paper_id, topic_id, method from paper_topics where method = 'update'")
+    placed = store.query(
+        "select paper_id, topic_id, method from paper_topics where method = 'update'"
+    )
     assert len(placed) == 21
     assert placed.set_index("paper_id").loc["px", "topic_id"] == -1
     fit_topic = store.query(
