@@ -41,6 +41,7 @@ class TopicParams:
     min_samples: int = 5
     top_n_words: int = 10
     outlier_quantile: float = 0.05
+    map_sample: int = 4000
 
     @classmethod
     def for_corpus(cls, n_docs: int) -> TopicParams:
@@ -65,6 +66,7 @@ class TopicFit:
     npmi: float
     diversity: float
     assign_threshold: float
+    map_coords: pd.DataFrame | None = None  # paper_id, x, y for a sample of papers
 
 
 def make_vectorizer(vocabulary: list[str] | None = None):
@@ -224,6 +226,7 @@ def fit_topics(
         }
     )
     return TopicFit(
+        map_coords=project_map(paper_ids, embeddings, params, seed),
         topics=topics,
         assignments=assignments,
         outlier_share=float((labels == -1).mean()),
@@ -231,6 +234,29 @@ def fit_topics(
         npmi=float(np.nanmean(scores)) if len(scores) else float("nan"),
         diversity=topic_diversity(topics.loc[real, "terms"].tolist()),
         assign_threshold=threshold,
+    )
+
+
+def project_map(
+    paper_ids: list[str], embeddings: np.ndarray, params: TopicParams, seed: int
+) -> pd.DataFrame:
+    """2-D UMAP coordinates of a seeded sample of papers, for the report's topic map."""
+    from umap import UMAP
+
+    n = len(paper_ids)
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(n, size=min(n, params.map_sample), replace=False))
+    if len(idx) < 5:
+        return pd.DataFrame({"paper_id": [], "x": [], "y": []})
+    coords = UMAP(
+        n_neighbors=min(15, len(idx) - 1),
+        n_components=2,
+        min_dist=0.1,
+        metric="cosine",
+        random_state=seed,
+    ).fit_transform(embeddings[idx])
+    return pd.DataFrame(
+        {"paper_id": [paper_ids[i] for i in idx], "x": coords[:, 0], "y": coords[:, 1]}
     )
 
 
@@ -334,6 +360,12 @@ def _write_fit(
         "assign_threshold": fit.assign_threshold,
         "outlier_share_before_reduction": fit.outlier_share_before,
     }
+    coords = (
+        fit.map_coords
+        if fit.map_coords is not None
+        else pd.DataFrame({"paper_id": [], "x": [], "y": []})
+    )
+    store.register("incoming_map", coords.assign(topic_run_id=run_id))
     store.register_arrow("incoming_topics", topics_arrow)
     store.register("incoming_paper_topics", assignments)
     try:
@@ -361,7 +393,12 @@ def _write_fit(
                 "insert into paper_topics by name select topic_run_id, paper_id, topic_id,"
                 " similarity, method, assigned_at from incoming_paper_topics"
             )
+            store.execute(
+                "insert into paper_map by name select topic_run_id, paper_id::varchar as paper_id,"
+                " x::float as x, y::float as y from incoming_map"
+            )
     finally:
+        store.unregister("incoming_map")
         store.unregister("incoming_topics")
         store.unregister("incoming_paper_topics")
 

@@ -10,8 +10,16 @@ from pipeline.store import Store
 from pipeline.topics import current_topic_run
 
 # Built in this order; each file states its grain in its header.
-MARTS = ("corpus_periods", "topic_shares", "topic_growth", "mart_builds")
+MARTS = (
+    "corpus_periods",
+    "topic_shares",
+    "theme_shares",
+    "series_growth",
+    "series_status",
+    "mart_builds",
+)
 GROWTH_WINDOW = 6
+MIN_SUPPORT = 30
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ def build_marts(store: Store, as_of: date | None = None) -> AnalyzeSummary:
         "topic_run_id": run_id,
         "as_of": as_of,
         "window": GROWTH_WINDOW,
+        "min_support": MIN_SUPPORT,
         # Fixed for an as-of build so that rebuilding it gives identical tables.
         "built_at": datetime.combine(as_of, datetime.min.time())
         if as_of

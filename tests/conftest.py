@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,6 +25,27 @@ def trends_bin() -> str:
     """The `trends` console script of the project's environment."""
     path = VENV_BIN / "trends"
     return str(path) if path.exists() else "trends"
+
+
+SAMPLE = 2000
+
+
+def trends(home: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
+    """Run the `trends` command with its state in ``home``."""
+    env = {**os.environ, "TRENDS_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [trends_bin(), *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def real_run_home(tmp_path_factory):
+    """`trends run --sample 2000` on the real arXiv corpus, once per session."""
+    home = tmp_path_factory.mktemp("e2e") / "var"
+    proc = trends(home, "run", "--sample", str(SAMPLE), str(ARXIV))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    home.joinpath("first_run.log").write_text(proc.stdout)
+    return home
 
 
 @pytest.fixture
@@ -114,3 +136,18 @@ def seed_toy_fit(store, rows: list[tuple[str, str, str, int]], run_id: str = "fi
         "insert into topic_runs values (?, 'full', 'toy', 1, ?, ?, ?, 0.1, null, null, 1.0, ?)",
         [run_id, json.dumps({"assign_threshold": 0.5}), len(rows), len(topic_ids) - 1, now],
     )
+
+
+def seed_toy_themes(store, members: dict[str, set[str]]) -> None:
+    """Themes by hand: theme id -> member paper ids; every paper is scored for every theme."""
+    store.execute(
+        "insert into themes select unnest(?::varchar[]), 'Theme ' || unnest(?::varchar[]), '',"
+        " ['seed'], ['kw'], 0.3, 0.6",
+        [list(members), list(members)],
+    )
+    for theme_id, ids in members.items():
+        store.execute(
+            "insert into paper_themes select ?, paper_id, 0.5, true, list_contains(?, paper_id)"
+            " from papers",
+            [theme_id, sorted(ids)],
+        )

@@ -28,21 +28,22 @@ def _period_label(grain: str) -> str:
     return "%Y" if grain == "year" else "%b %Y"
 
 
-def share_figure(series: pd.DataFrame, title: str = "") -> go.Figure:
+def share_figure(series: pd.DataFrame, title: str = "", key: str = "topic_id") -> go.Figure:
     """Share over time of one or more topics, each with its 95% interval as a band.
 
-    ``series`` has the columns of ``topic_shares`` for one source: period_start, topic_id,
-    label, papers, denominator, share, ci_low, ci_high, is_partial. Hovering a point shows the
+    ``series`` has the columns of ``topic_shares`` for one source: period_start, ``key`` (the
+    series id: topic_id, or theme_id for themes), label, papers, denominator, share, ci_low,
+    ci_high, is_partial. Hovering a point shows the
     papers behind it; partial periods are drawn as open markers and named in the hover text.
     """
     fig = go.Figure()
     grain = series["period_grain"].iloc[0] if "period_grain" in series and len(series) else "month"
-    for i, (topic_id, rows) in enumerate(series.groupby("topic_id", sort=False)):
+    for i, (series_id, rows) in enumerate(series.groupby(key, sort=False)):
         rows = rows.sort_values("period_start")
         color = PALETTE[i % len(PALETTE)]
         label = str(rows["label"].iloc[0])
         x = pd.to_datetime(rows["period_start"])
-        group = f"t{topic_id}"
+        group = f"s{series_id}"
         fig.add_trace(
             go.Scatter(
                 x=list(x) + list(x[::-1]),
@@ -158,11 +159,62 @@ def sparkline_figure(rows: pd.DataFrame) -> go.Figure:
         ]
     )
     fig.update_layout(
-        height=60,
-        width=180,
+        height=50,
+        width=140,
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         xaxis={"visible": False},
         yaxis={"visible": False, "rangemode": "tozero"},
         template="plotly_white",
     )
     return fig
+
+
+def topic_map_figure(points: pd.DataFrame, top_n: int = 20) -> go.Figure:
+    """2-D map of sampled papers coloured by topic (WebGL); a click carries the topic's page.
+
+    ``points`` has paper_id, x, y, topic_id, label, title. The ``top_n`` largest topics get
+    their own colour and legend entry; the others share one grey trace.
+    """
+    import html
+
+    sizes = points[points["topic_id"] != -1]["topic_id"].value_counts()
+    top = list(sizes.index[:top_n])
+    fig = go.Figure()
+    groups = [(t, points[points["topic_id"] == t]) for t in top]
+    groups.append(("other", points[~points["topic_id"].isin(top)]))
+    for i, (topic, rows) in enumerate(groups):
+        if rows.empty:
+            continue
+        other = topic == "other"
+        fig.add_trace(
+            go.Scattergl(
+                x=rows["x"].round(3),
+                y=rows["y"].round(3),
+                mode="markers",
+                name="other topics and unassigned" if other else str(rows["label"].iloc[0]),
+                marker={
+                    "size": 4,
+                    "opacity": 0.35 if other else 0.75,
+                    "color": "#c7c7c7" if other else (_MAP_COLORS[i % len(_MAP_COLORS)]),
+                },
+                text=[html.escape(t[:120]) for t in rows["title"]],
+                customdata=[f"topics/{int(t)}.html" for t in rows["topic_id"]],
+                hovertemplate="%{text}<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_layout(
+        template="plotly_white",
+        height=640,
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+        legend={"font": {"size": 10}},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return fig
+
+
+_MAP_COLORS = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d",
+    "#31a354", "#756bb1", "#636363", "#9c9ede",
+]  # fmt: skip

@@ -18,11 +18,25 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from pipeline.config import REPORTS_DIR
-from pipeline.report.charts import corpus_figure, share_figure, sparkline_figure
+from pipeline.report.charts import (
+    corpus_figure,
+    share_figure,
+    sparkline_figure,
+    topic_map_figure,
+)
 from pipeline.store import Store, load_sql
 from pipeline.topics import current_topic_run
 
 MAIN_CHART_TOPICS = 6
+STATUS_HELP = {
+    "new": "almost no papers in the earlier half of the window, enough in the later half",
+    "emerging": "a significant rise (p < 0.05) to at least 1.5x the earlier share, from a small share",
+    "growing": "a significant rise (p < 0.05)",
+    "stable": "no significant trend",
+    "declining": "a significant fall (p < 0.05)",
+    "fading": "a significant fall (p < 0.05) to at most half the earlier share",
+    "insufficient": "fewer than 30 papers in the window: too few to call a trend",
+}
 HEADLINE_TOPICS = 5
 MIN_HEADLINE_PAPERS = 20
 
@@ -44,11 +58,16 @@ class SiteSummary:
         )
 
 
+def script_safe(json_text: str) -> str:
+    """JSON with every character that could end a script element or start markup escaped."""
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        json_text = json_text.replace(char, escape)
+    return json_text
+
+
 def figure_json(fig: object) -> Markup:
     """Plotly JSON safe to embed in a ``<script type="application/json">`` element."""
-    text = pio.to_json(fig, validate=False, pretty=False)
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(char, escape)
+    text = script_safe(pio.to_json(fig, validate=False, pretty=False))
     return Markup(text)  # noqa: S704 - every character that could end the element is escaped
 
 
@@ -60,6 +79,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["figure_json"] = figure_json
+    env.globals["status_help"] = STATUS_HELP
     env.filters["pct"] = lambda v, d=1: "" if v is None or pd.isna(v) else f"{v * 100:.{d}f}%"
     env.filters["num"] = lambda v, d=2: "" if v is None or pd.isna(v) else f"{v:.{d}f}"
     return env
@@ -75,6 +95,12 @@ class ReportData:
     papers: pd.DataFrame
     corpus: pd.DataFrame
     main_source: str | None
+    themes: pd.DataFrame
+    theme_series: pd.DataFrame
+    theme_topics: pd.DataFrame
+    theme_papers: pd.DataFrame
+    map_points: pd.DataFrame
+    search_papers: pd.DataFrame
 
 
 def load_report_data(store: Store) -> ReportData:
@@ -95,6 +121,12 @@ def load_report_data(store: Store) -> ReportData:
         papers=store.query_file("report/representative_papers", params),
         corpus=store.query_file("report/corpus_overview", params),
         main_source=str(counts.idxmax()) if len(counts) else None,
+        themes=store.query_file("report/theme_table", params),
+        theme_series=store.query_file("report/theme_series", params),
+        theme_topics=store.query_file("report/theme_topics", params),
+        theme_papers=store.query_file("report/theme_papers", params),
+        map_points=store.query_file("report/map_points", params),
+        search_papers=store.query_file("report/search_papers", params),
     )
 
 
@@ -156,6 +188,19 @@ def _write_pages(data: ReportData, build: Path) -> int:
         path.write_text(html, encoding="utf-8")
         pages += 1
 
+    theme_series = (
+        data.theme_series[data.theme_series["source"] == source]
+        if source
+        else data.theme_series.iloc[:0]
+    )
+    themes = data.themes.to_dict("records")
+    feeders = {t: g.to_dict("records") for t, g in data.theme_topics.groupby("theme_id")}
+    related: dict[int, list[dict]] = {}
+    for row in data.theme_topics.itertuples():
+        related.setdefault(int(row.topic_id), []).append(
+            {"theme_id": row.theme_id, "papers": int(row.papers)}
+        )
+    theme_names = dict(zip(data.themes["theme_id"], data.themes["name"], strict=True))
     main_series = series[series["topic_id"].isin(top_ids)]
     main_series = (
         main_series.set_index("topic_id").loc[top_ids].reset_index() if top_ids else main_series
@@ -169,6 +214,8 @@ def _write_pages(data: ReportData, build: Path) -> int:
         fading=fading.to_dict("records"),
         sparks=sparks,
         topics=data.topics.to_dict("records"),
+        themes=themes,
+        themes_fig=share_figure(theme_series, key="theme_id") if len(theme_series) else None,
     )
     papers_by_topic = {int(t): g.to_dict("records") for t, g in data.papers.groupby("topic_id")}
     for topic in data.topics.to_dict("records"):
@@ -179,22 +226,72 @@ def _write_pages(data: ReportData, build: Path) -> int:
             topic=topic,
             fig=share_figure(series[series["topic_id"] == tid]) if source else None,
             papers=papers_by_topic.get(tid, []),
+            related_themes=[
+                {**r, "name": theme_names.get(r["theme_id"], r["theme_id"])}
+                for r in sorted(related.get(tid, []), key=lambda r: -r["papers"])
+            ],
         )
+    papers_by_theme = {t: g.to_dict("records") for t, g in data.theme_papers.groupby("theme_id")}
+    for theme in themes:
+        rows = theme_series[theme_series["theme_id"] == theme["theme_id"]]
+        write(
+            f"themes/{theme['theme_id']}.html",
+            "theme.html.j2",
+            theme=theme,
+            fig=share_figure(rows, key="theme_id") if len(rows) else None,
+            feeders=feeders.get(theme["theme_id"], []),
+            papers=papers_by_theme.get(theme["theme_id"], []),
+        )
+    write(
+        "map.html",
+        "map.html.j2",
+        map_fig=topic_map_figure(data.map_points) if len(data.map_points) else None,
+        n_points=len(data.map_points),
+    )
+    _write_search_index(data, build)
     write(
         "about.html",
         "about.html.j2",
         params=json.loads(data.run["params"]) if data.run.get("params") else {},
         queries={
             name: load_sql(f"report/{name}")
-            for name in ("topic_series", "topic_table", "representative_papers", "corpus_overview")
+            for name in (
+                "topic_series",
+                "topic_table",
+                "theme_series",
+                "theme_table",
+                "theme_topics",
+                "representative_papers",
+                "corpus_overview",
+            )
         },
     )
     return pages
 
 
+def _write_search_index(data: ReportData, build: Path) -> None:
+    """A script that defines the search index, so search works from file:// under the CSP."""
+    index = {
+        "topics": [
+            {"id": int(t.topic_id), "label": t.label, "terms": list(t.terms[:8])}
+            for t in data.topics.itertuples()
+        ],
+        "themes": [{"id": t.theme_id, "label": t.name} for t in data.themes.itertuples()],
+        "papers": [
+            [p.title, p.published or "", p.url or "", int(p.topic_id)]
+            for p in data.search_papers.itertuples()
+        ],
+    }
+    text = script_safe(json.dumps(index, ensure_ascii=False, separators=(",", ":")))
+    (build / "assets").mkdir(exist_ok=True)
+    (build / "assets" / "search-index.js").write_text(
+        f"window.TRENDS_SEARCH = {text};\n", encoding="utf-8"
+    )
+
+
 def _copy_assets(build: Path) -> None:
     assets = build / "assets"
-    shutil.copytree(REPORTS_DIR / "static", assets)
+    shutil.copytree(REPORTS_DIR / "static", assets, dirs_exist_ok=True)
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     shutil.copy2(plotly_js, assets / "plotly.min.js")
 

@@ -1,16 +1,13 @@
 -- topic_shares: one row per (source, period_grain, period_start, topic_id) of the current fit,
 -- for every period in which the source has papers in the fit (a dense grid: zero counts are rows).
--- share = papers / denominator, where the denominator is every paper of that source and period
--- that the fit covers (outliers, topic_id -1, included), so the shares of a period and source sum
--- to 1 over all topics and to at most 1 over real topics. ci_low/ci_high: 95% Wilson interval.
--- is_partial: the period is not fully covered (the source starts or stops inside it, more than
--- three days from its edges, or the as-of date falls inside it); partial periods stay in the
--- table for display but are left out of growth statistics.
+-- share = papers / denominator, where the denominator is every dated paper of that source and
+-- period that the fit covers (outliers, topic_id -1, included), so the shares of a period and
+-- source sum to 1 over all topics and to at most 1 over real topics.
+-- ci_low / ci_high: 95% Wilson interval. is_partial: from corpus_periods.
 create or replace table topic_shares as
 with assigned as (
     select
         p.source,
-        p.published,
         pt.topic_id,
         case when p.date_precision = 'year' then 'year' else 'month' end as period_grain,
         case when p.date_precision = 'year' then date_trunc('year', p.published)
@@ -21,64 +18,31 @@ with assigned as (
       and p.date_precision <> 'unknown'
       and ($as_of::date is null or p.published <= $as_of::date)
 ),
-coverage as (
-    select source, period_grain, min(published) as first_day, max(published) as last_day
-    from assigned
-    group by all
-),
-periods as (
-    select source, period_grain, period_start, count(*) as denominator
-    from assigned
-    group by all
-),
 counts as (
     select source, period_grain, period_start, topic_id, count(*) as papers
     from assigned
     group by all
 ),
 grid as (
-    select pr.*, t.topic_id, t.label
-    from periods pr
+    select cp.source, cp.period_grain, cp.period_start, cp.period_end, cp.is_partial,
+           cp.papers_in_fit as denominator, t.topic_id, t.label
+    from corpus_periods cp
     cross join (select topic_id, label from topics where topic_run_id = $topic_run_id) t
-),
-shares as (
-    select
-        g.source,
-        g.period_grain,
-        g.period_start,
-        (g.period_start + case when g.period_grain = 'year' then interval 1 year
-                               else interval 1 month end - interval 1 day)::date as period_end,
-        g.topic_id,
-        g.label,
-        coalesce(c.papers, 0)::integer as papers,
-        g.denominator::integer as denominator
-    from grid g
-    left join counts c using (source, period_grain, period_start, topic_id)
+    where cp.papers_in_fit > 0
 )
 select
-    s.source,
-    s.period_grain,
-    s.period_start,
-    s.period_end,
-    s.topic_id,
-    s.label,
-    s.papers,
-    s.denominator,
-    s.papers / s.denominator as share,
-    greatest(0.0, (s.papers / s.denominator + 1.96 ^ 2 / (2 * s.denominator)
-        - 1.96 * sqrt(s.papers / s.denominator * (1 - s.papers / s.denominator) / s.denominator
-                      + 1.96 ^ 2 / (4 * s.denominator ^ 2)))
-        / (1 + 1.96 ^ 2 / s.denominator)) as ci_low,
-    least(1.0, (s.papers / s.denominator + 1.96 ^ 2 / (2 * s.denominator)
-        + 1.96 * sqrt(s.papers / s.denominator * (1 - s.papers / s.denominator) / s.denominator
-                      + 1.96 ^ 2 / (4 * s.denominator ^ 2)))
-        / (1 + 1.96 ^ 2 / s.denominator)) as ci_high,
-    (
-        ($as_of::date is not null and $as_of::date < s.period_end)
-        or (s.period_grain = 'month'
-            and (cv.first_day > s.period_start + interval 3 day
-                 or cv.last_day < s.period_end - interval 3 day))
-    ) as is_partial
-from shares s
-join coverage cv using (source, period_grain)
-order by s.source, s.period_start, s.topic_id;
+    g.source,
+    g.period_grain,
+    g.period_start,
+    g.period_end,
+    g.topic_id,
+    g.label,
+    coalesce(c.papers, 0)::integer as papers,
+    g.denominator,
+    coalesce(c.papers, 0) / g.denominator as share,
+    wilson_low(coalesce(c.papers, 0), g.denominator) as ci_low,
+    wilson_high(coalesce(c.papers, 0), g.denominator) as ci_high,
+    g.is_partial
+from grid g
+left join counts c using (source, period_grain, period_start, topic_id)
+order by g.source, g.period_start, g.topic_id;

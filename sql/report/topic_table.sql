@@ -14,9 +14,12 @@ select
     g.log_share_slope,
     g.recent_share,
     g.prior_share,
-    g.share_ratio
+    g.share_ratio,
+    g.trend_p,
+    st.status
 from topics t
 left join topic_growth g
   on g.topic_id = t.topic_id and g.source = (select source from main_source)
+left join topic_status st on st.topic_id = t.topic_id and st.source = g.source
 where t.topic_run_id = $topic_run_id
 order by t.topic_id = -1, t.size desc;

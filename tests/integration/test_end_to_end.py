@@ -14,10 +14,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ARXIV, trends_bin
+from conftest import ARXIV, SAMPLE, trends, trends_bin
 
 pytestmark = pytest.mark.e2e
-SAMPLE = 2000
 KEYED_TABLES = {
     "papers": ["paper_id"],
     "raw_records": ["source", "payload_hash"],
@@ -31,20 +30,9 @@ KEYED_TABLES = {
 }
 
 
-def trends(home: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TRENDS_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    return subprocess.run(
-        [trends_bin(), *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
 @pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    home = tmp_path_factory.mktemp("e2e") / "var"
-    proc = trends(home, "run", "--sample", str(SAMPLE), str(ARXIV))
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    home.joinpath("first_run.log").write_text(proc.stdout)
-    return home
+def home(real_run_home):
+    return real_run_home
 
 
 def counts(db: Path) -> dict[str, int]:
@@ -98,6 +86,54 @@ def test_topics_are_about_their_documents(home):
         name for name, words in families.items() for _, terms, _ in topics if words & set(terms[:5])
     }
     assert len(found) >= 4, found
+
+
+def test_themes_marts_and_pages(home):
+    with duckdb.connect(str(home / "trends.duckdb"), read_only=True) as con:
+        n_themes = con.execute("select count(*) from themes").fetchone()[0]
+        assert n_themes >= 8
+        pairs = con.execute("select count(*) from paper_themes").fetchone()[0]
+        assert pairs == n_themes * SAMPLE
+        members = dict(
+            con.execute(
+                "select theme_id, count(*) filter (where is_member) from paper_themes group by 1"
+            ).fetchall()
+        )
+        # the headline themes are present in cs.AI 2025 but far from everywhere
+        for theme in ("diffusion-models", "network-pruning", "rl-finance"):
+            assert 3 <= members[theme] <= SAMPLE * 0.1, (theme, members[theme])
+        statuses = {r[0] for r in con.execute("select status from series_status").fetchall()}
+        assert statuses <= {
+            "new",
+            "emerging",
+            "growing",
+            "stable",
+            "declining",
+            "fading",
+            "insufficient",
+        }
+    pages = {p.stem for p in (home / "site" / "themes").glob("*.html")}
+    assert {"diffusion-models", "network-pruning", "rl-finance"} <= pages
+
+
+def test_theme_thresholds_hold_on_the_labelled_sample(home):
+    proc = trends(home, "themes", "calibrate")
+    assert proc.returncode == 0, proc.stderr
+    assert "460 of 460 labelled rows" in proc.stdout
+    mean_f1 = float(re.search(r"mean F1 ([0-9.]+) at the file's", proc.stdout).group(1))
+    assert mean_f1 >= 0.75
+
+
+@pytest.mark.parametrize(
+    "example",
+    sorted((Path(__file__).resolve().parents[2] / "sql" / "examples").glob("*.sql")),
+    ids=lambda p: p.stem,
+)
+def test_sql_examples_run_on_the_published_database(home, example):
+    with duckdb.connect(str(home / "trends.duckdb"), read_only=True) as con:
+        rows = con.execute(example.read_text()).fetchall()
+    if example.stem not in ("09_quarantine_report", "01_emerging_topics_last_quarter"):
+        assert rows, example.stem  # the real 2,000-paper database answers every example
 
 
 def test_published_database_is_readable_by_cli_and_duckdb_shell(home):

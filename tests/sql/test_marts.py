@@ -2,6 +2,8 @@
 
 from datetime import date
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import TOY_ROWS as ROWS
 from conftest import seed_toy_fit
@@ -110,3 +112,63 @@ def test_topic_growth_uses_complete_periods_only(marts):
 def test_marts_need_a_fit(store):
     with pytest.raises(ValueError, match="no topic fit"):
         build_marts(store)
+
+
+def test_theme_shares_grain_and_invariants(store):
+    from conftest import seed_toy_themes
+
+    seed_toy_fit(store, ROWS)
+    seed_toy_themes(store, {"alpha": {"p01", "p05", "p07", "p09", "c01"}, "beta": set()})
+    build_marts(store)
+    ts = store.query("select * from theme_shares")
+    assert not ts.duplicated(["source", "period_start", "theme_id"]).any()
+    assert (ts["share"] <= 1).all() and (
+        (ts["ci_low"] <= ts["share"]) & (ts["share"] <= ts["ci_high"])
+    ).all()
+    june = ts[(ts.theme_id == "alpha") & (ts.period_start == pd.Timestamp("2025-06-01"))].iloc[0]
+    assert (june.papers, june.denominator) == (2, 4)
+    assert ts[ts.theme_id == "beta"]["papers"].sum() == 0
+    assert ts["papers"].sum() == 5  # the undated paper is not in any period
+
+
+def _ca_z(papers, denominators):
+    """Cochran-Armitage trend statistic, written out plainly for comparison."""
+    k, n = np.asarray(papers, float), np.asarray(denominators, float)
+    t = np.arange(1, len(k) + 1)
+    p = k.sum() / n.sum()
+    t_bar = (n * t).sum() / n.sum()
+    return (k * (t - t_bar)).sum() / np.sqrt(p * (1 - p) * (n * (t - t_bar) ** 2).sum())
+
+
+def test_growth_statistics_match_a_plain_computation_and_status_rules(store):
+    from conftest import seed_toy_themes
+
+    # 8 complete months, 100 papers each; theme 'up' grows 5 -> 40 per month, 'flat' stays at 10,
+    # 'tiny' has 1 paper a month (insufficient).
+    rows, members = [], {"up": set(), "flat": set(), "tiny": set()}
+    up = [5, 5, 10, 10, 20, 25, 30, 40]
+    for m in range(8):
+        for i in range(100):
+            pid = f"m{m}p{i:03d}"
+            day = 1 if i < 50 else 28
+            rows.append((pid, "arxiv", f"2025-{m + 2:02d}-{day:02d}", i % 3))
+            if i < up[m]:
+                members["up"].add(pid)
+            if 50 <= i < 60:
+                members["flat"].add(pid)
+            if i == 99:
+                members["tiny"].add(pid)
+    seed_toy_fit(store, rows)
+    seed_toy_themes(store, members)
+    build_marts(store)
+    g = store.query("select * from theme_growth order by theme_id").set_index("theme_id")
+    assert (g["n_periods"] == 6).all()  # the window is the last 6 complete months
+    assert g.loc["up", "trend_z"] == pytest.approx(_ca_z(up[2:], [100] * 6), rel=1e-9)
+    assert g.loc["up", "trend_p"] < 1e-6
+    assert g.loc["up", "slope_low"] < g.loc["up", "log_share_slope"] < g.loc["up", "slope_high"]
+    assert g.loc["flat", "trend_z"] == pytest.approx(0, abs=1e-9)
+    assert g.loc["flat", "trend_p"] == pytest.approx(1, abs=1e-6)
+    status = dict(
+        store.query("select series_id, status from series_status where kind = 'theme'").values
+    )
+    assert status == {"up": "growing", "flat": "stable", "tiny": "insufficient"}

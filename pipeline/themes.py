@@ -1,0 +1,346 @@
+"""Themes users name: load the themes file, score papers against each theme, store verdicts.
+
+A paper belongs to a theme when its embedding is close to the theme's seed phrases and its
+text shows evidence (a keyword), or when it is very close even without a keyword. The rule and
+its thresholds live in the themes file so users can read and change them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from pipeline.embed import Embedder, load_embeddings
+from pipeline.store import Store
+
+
+class ThemeFileError(ValueError):
+    """The themes file cannot be used; the message names the theme and the field."""
+
+
+class Theme(BaseModel):
+    """One theme of the themes file."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str = Field(min_length=1, max_length=120)
+    description: str = ""
+    seeds: list[str] = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list)
+    require: list[str] = Field(default_factory=list)
+    threshold: float = Field(0.30, ge=-1, le=1)
+    threshold_strong: float = Field(0.55, ge=-1, le=1)
+
+    @field_validator("keywords", "require")
+    @classmethod
+    def _keywords_compile(cls, value: list[str]) -> list[str]:
+        for kw in value:
+            try:
+                re.compile(kw)
+            except re.error as exc:
+                raise ValueError(
+                    f"keyword {kw!r} is not a valid regular expression: {exc}"
+                ) from None
+        return value
+
+    @property
+    def seeds_hash(self) -> str:
+        """Changes when the seed phrases change (so cached vectors are recomputed)."""
+        return hashlib.sha256("\x1f".join(self.seeds).encode()).hexdigest()[:16]
+
+    def keyword_pattern(self) -> re.Pattern[str] | None:
+        """One case-insensitive pattern matching any keyword on word boundaries."""
+        return _any_of(self.keywords)
+
+    def has_evidence(self, text: str) -> bool:
+        """Whether the text names the theme: a keyword, and also a `require` term if any."""
+        keyword, required = self.keyword_pattern(), _any_of(self.require)
+        return bool(keyword and keyword.search(text)) and (
+            required is None or bool(required.search(text))
+        )
+
+
+def _any_of(patterns: list[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p in patterns) + r")\b", re.I)
+
+
+def load_themes(path: Path) -> list[Theme]:
+    """Read and validate the themes file (TOML with ``[defaults]`` and ``[[theme]]`` blocks)."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ThemeFileError(f"no themes file at {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ThemeFileError(f"{path}: not valid TOML: {exc}") from None
+    defaults = doc.get("defaults", {})
+    themes: list[Theme] = []
+    for i, raw in enumerate(doc.get("theme", []), start=1):
+        try:
+            themes.append(Theme(**{**defaults, **raw}))
+        except (ValidationError, TypeError) as exc:
+            name = raw.get("id", f"#{i}") if isinstance(raw, dict) else f"#{i}"
+            raise ThemeFileError(f"{path}: theme {name}: {exc}") from None
+    ids = [t.id for t in themes]
+    if len(set(ids)) != len(ids):
+        raise ThemeFileError(
+            f"{path}: duplicate theme ids: {sorted({i for i in ids if ids.count(i) > 1})}"
+        )
+    return themes
+
+
+def score_papers(
+    paper_ids: list[str],
+    texts: list[str],
+    embeddings: np.ndarray,
+    themes: list[Theme],
+    vectors: np.ndarray,
+) -> pd.DataFrame:
+    """Similarity, keyword evidence and membership of every paper for every theme (pure)."""
+    sims = embeddings @ vectors.T if len(paper_ids) else np.zeros((0, len(themes)))
+    frames = []
+    for j, theme in enumerate(themes):
+        pattern = theme.keyword_pattern()
+        hits = (
+            np.array([bool(pattern.search(t)) for t in texts])
+            if pattern
+            else np.zeros(len(texts), bool)
+        )
+        s = sims[:, j].astype(float)
+        member = (s >= theme.threshold_strong) | ((s >= theme.threshold) & hits)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "theme_id": theme.id,
+                    "paper_id": paper_ids,
+                    "similarity": s,
+                    "keyword_hit": hits,
+                    "is_member": member,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+@dataclass(frozen=True)
+class ThemeSummary:
+    """What one theme assignment did."""
+
+    themes: int
+    papers: int
+    members: dict[str, int]
+    seconds: float
+
+    def line(self) -> str:
+        """One-line summary for the CLI and logs."""
+        top = ", ".join(
+            f"{k} {v:,}" for k, v in sorted(self.members.items(), key=lambda kv: -kv[1])[:4]
+        )
+        return (
+            f"themes: {self.themes} themes over {self.papers:,} papers ({top}), {self.seconds:.1f}s"
+        )
+
+
+def theme_vectors(
+    store: Store, themes: list[Theme], model: str, make_embedder: Callable[[], Embedder]
+) -> np.ndarray:
+    """Mean seed-phrase embedding of each theme, from the cache or computed once and cached."""
+    cached = store.query(
+        "select theme_id, seeds_hash, vector from theme_vectors where model = ?", [model]
+    )
+    have = {
+        (r.theme_id, r.seeds_hash): np.asarray(r.vector, np.float32) for r in cached.itertuples()
+    }
+    missing = [t for t in themes if (t.id, t.seeds_hash) not in have]
+    if missing:
+        embedder = make_embedder()
+        rows = []
+        for theme in missing:
+            mean = embedder.encode(theme.seeds).mean(axis=0)
+            vec = (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
+            have[(theme.id, theme.seeds_hash)] = vec
+            rows.append((theme.id, model, theme.seeds_hash, vec.tolist()))
+        table = pa.table(
+            {
+                "theme_id": [r[0] for r in rows],
+                "model": [r[1] for r in rows],
+                "seeds_hash": [r[2] for r in rows],
+                "vector": pa.array([r[3] for r in rows], pa.list_(pa.float32())),
+            }
+        )
+        store.register_arrow("incoming_theme_vectors", table)
+        try:
+            store.execute(
+                "insert or replace into theme_vectors select * from incoming_theme_vectors"
+            )
+        finally:
+            store.unregister("incoming_theme_vectors")
+    return np.stack([have[(t.id, t.seeds_hash)] for t in themes]) if themes else np.zeros((0, 0))
+
+
+def assign_themes(
+    store: Store, themes: list[Theme], model: str, make_embedder: Callable[[], Embedder]
+) -> ThemeSummary:
+    """Score every embedded paper against every theme and replace ``themes``/``paper_themes``."""
+    started = time.perf_counter()
+    vectors = theme_vectors(store, themes, model, make_embedder)
+    ids, embeddings = load_embeddings(store, model)
+    texts = (
+        store.query("select paper_id, title || ' ' || abstract as text from papers")
+        .set_index("paper_id")["text"]
+        .reindex(ids)
+        .fillna("")
+        .tolist()
+    )
+    scores = score_papers(ids, texts, embeddings, themes, vectors) if themes else pd.DataFrame()
+    catalog = pd.DataFrame(
+        [
+            {
+                "theme_id": t.id,
+                "name": t.name,
+                "description": t.description,
+                "seeds": t.seeds,
+                "keywords": t.keywords,
+                "threshold": t.threshold,
+                "threshold_strong": t.threshold_strong,
+            }
+            for t in themes
+        ],
+        columns=[
+            "theme_id",
+            "name",
+            "description",
+            "seeds",
+            "keywords",
+            "threshold",
+            "threshold_strong",
+        ],
+    )
+    store.register("incoming_themes", catalog)
+    store.register("incoming_paper_themes", scores if len(scores) else _empty_scores())
+    try:
+        with store.transaction():
+            store.execute("delete from paper_themes")
+            store.execute("delete from themes")
+            store.execute(
+                "insert into themes by name select theme_id, name, description,"
+                " seeds::varchar[] as seeds, keywords::varchar[] as keywords, threshold,"
+                " threshold_strong from incoming_themes"
+            )
+            store.execute("insert into paper_themes by name select * from incoming_paper_themes")
+    finally:
+        store.unregister("incoming_themes")
+        store.unregister("incoming_paper_themes")
+    members = (
+        scores[scores["is_member"]].groupby("theme_id").size().to_dict() if len(scores) else {}
+    )
+    return ThemeSummary(
+        len(themes),
+        len(ids),
+        {t.id: int(members.get(t.id, 0)) for t in themes},
+        time.perf_counter() - started,
+    )
+
+
+def _empty_scores() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "theme_id": pd.Series(dtype=str),
+            "paper_id": pd.Series(dtype=str),
+            "similarity": pd.Series(dtype=float),
+            "keyword_hit": pd.Series(dtype=bool),
+            "is_member": pd.Series(dtype=bool),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    """How a membership rule does against labels."""
+
+    threshold: float
+    threshold_strong: float
+    precision: float
+    recall: float
+    f1: float
+    n: int
+    positives: int
+
+
+def score_rule(
+    similarity: np.ndarray, evidence: np.ndarray, labels: np.ndarray, threshold: float,
+    threshold_strong: float,
+) -> RuleScore:  # fmt: skip
+    """Precision, recall and F1 of the membership rule at given thresholds (pure)."""
+    predicted = (similarity >= threshold_strong) | ((similarity >= threshold) & evidence)
+    tp = int((predicted & labels).sum())
+    precision = tp / predicted.sum() if predicted.sum() else 0.0
+    recall = tp / labels.sum() if labels.sum() else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return RuleScore(
+        threshold, threshold_strong, precision, recall, f1, len(labels), int(labels.sum())
+    )
+
+
+def calibrate_rule(similarity: np.ndarray, evidence: np.ndarray, labels: np.ndarray) -> RuleScore:
+    """Thresholds with the best F1 on the labels (ties: higher precision, then higher thresholds)."""
+    best: RuleScore | None = None
+    for threshold in np.round(np.arange(0.20, 0.61, 0.01), 2):
+        for strong in np.round(np.arange(max(threshold, 0.40), 0.76, 0.01), 2):
+            s = score_rule(similarity, evidence, labels, float(threshold), float(strong))
+            key = (round(s.f1, 6), round(s.precision, 6), s.threshold, s.threshold_strong)
+            if best is None or key > (round(best.f1, 6), round(best.precision, 6), best.threshold,
+                                      best.threshold_strong):  # fmt: skip
+                best = s
+    assert best is not None
+    return best
+
+
+def calibration_table(
+    themes: list[Theme], labelled: pd.DataFrame, embeddings: dict[str, np.ndarray],
+    texts: dict[str, str], vectors: np.ndarray,
+) -> pd.DataFrame:  # fmt: skip
+    """Per theme: the file's thresholds and the best ones, scored on the labelled sample.
+
+    ``labelled`` has columns theme_id, paper_id, label (0/1); ``embeddings`` and ``texts`` are
+    keyed by paper_id.
+    """
+    rows = []
+    for j, theme in enumerate(themes):
+        part = labelled[(labelled["theme_id"] == theme.id) & labelled["paper_id"].isin(embeddings)]
+        if part.empty:
+            continue
+        sims = np.array([float(embeddings[p] @ vectors[j]) for p in part["paper_id"]])
+        evidence = np.array([theme.has_evidence(texts[p]) for p in part["paper_id"]])
+        labels = part["label"].to_numpy().astype(bool)
+        now = score_rule(sims, evidence, labels, theme.threshold, theme.threshold_strong)
+        best = calibrate_rule(sims, evidence, labels)
+        rows.append(
+            {
+                "theme_id": theme.id,
+                "n": now.n,
+                "positives": now.positives,
+                "threshold": theme.threshold,
+                "threshold_strong": theme.threshold_strong,
+                "precision": now.precision,
+                "recall": now.recall,
+                "f1": now.f1,
+                "best_threshold": best.threshold,
+                "best_threshold_strong": best.threshold_strong,
+                "best_precision": best.precision,
+                "best_recall": best.recall,
+                "best_f1": best.f1,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,39 @@
+-- series_status: one row per (kind, source, period_grain, series_id) of series_growth: a status
+-- a reader can act on, by these rules, applied in order (support = papers in the window):
+--   insufficient  support < $min_support: too few papers to call any trend
+--   new           at most 2 papers in the earlier half of the window, the rest in the later half
+--   emerging      significant rise (trend_p < 0.05, trend_z > 0), share at least 1.5x the earlier
+--                 half's, and a recent share at or below the median of its kind: small but rising
+--   growing       significant rise (trend_p < 0.05, trend_z > 0)
+--   fading        significant fall (trend_p < 0.05, trend_z < 0) to at most half the earlier share
+--   declining     significant fall (trend_p < 0.05, trend_z < 0)
+--   stable        otherwise
+-- topic_status is a view of the topics' rows.
+create or replace table series_status as
+with medians as (
+    select kind, source, period_grain, median(recent_share) as median_recent_share
+    from series_growth
+    group by all
+)
+select
+    g.kind, g.source, g.period_grain, g.series_id, g.label, g.papers, g.trend_z, g.trend_p,
+    g.share_ratio, g.recent_share, g.prior_share,
+    case
+        when g.papers < $min_support then 'insufficient'
+        when coalesce(g.prior_papers, 0) <= 2 then 'new'
+        when g.trend_p < 0.05 and g.trend_z > 0 and g.share_ratio >= 1.5
+             and g.recent_share <= m.median_recent_share then 'emerging'
+        when g.trend_p < 0.05 and g.trend_z > 0 then 'growing'
+        when g.trend_p < 0.05 and g.trend_z < 0 and g.share_ratio <= 0.5 then 'fading'
+        when g.trend_p < 0.05 and g.trend_z < 0 then 'declining'
+        else 'stable'
+    end as status
+from series_growth g
+join medians m using (kind, source, period_grain)
+order by g.kind, g.source, g.series_id;
+
+create or replace view topic_status as
+select source, period_grain, series_id::integer as topic_id, label, papers, trend_z, trend_p,
+       share_ratio, recent_share, prior_share, status
+from series_status
+where kind = 'topic';

@@ -1,0 +1,113 @@
+"""The rendered report in headless Chromium, as a reader opens it: from a loopback static
+server and from file://. No console errors, every chart drawn, search finds a known title."""
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import duckdb
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def site(real_run_home):
+    return real_run_home / "site"
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.resolve()))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (make setup installs it)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS,
+            viewport={"width": 1300, "height": 900},
+        )  # fmt: skip
+        yield context
+        context.close()
+
+
+def open_page(browser, url):
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on(
+        "request",
+        lambda r: (
+            errors.append(f"network request to {r.url}")
+            if not r.url.startswith(("http://127.0.0.1", "file://", "data:"))
+            else None
+        ),
+    )
+    page.goto(url)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-figure]')]"
+        ".every(el => el.getAttribute('data-drawn') === 'true')",
+        timeout=60_000,
+    )
+    return page, errors
+
+
+@pytest.mark.parametrize("scheme", ["http", "file"])
+def test_index_draws_every_chart_without_errors(browser, server, site, scheme):
+    base = server if scheme == "http" else (site.resolve()).as_uri()
+    page, errors = open_page(browser, f"{base}/index.html")
+    charts = page.locator("[data-figure]")
+    assert charts.count() >= 4
+    assert page.locator(".js-plotly-plot").count() == charts.count()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"index-{scheme}.png"), full_page=True)
+    assert errors == []
+    page.close()
+
+
+def test_topic_theme_and_map_pages_draw(browser, server):
+    for path in ("topics/0.html", "themes/diffusion-models.html", "map.html"):
+        page, errors = open_page(browser, f"{server}/{path}")
+        assert page.locator(".js-plotly-plot").count() >= 1, path
+        assert errors == [], (path, errors)
+        if path == "map.html":
+            page.screenshot(path=str(ARTIFACTS / "map.png"))
+        page.close()
+
+
+def test_search_finds_a_known_title(browser, server, real_run_home):
+    with duckdb.connect(str(real_run_home / "trends.duckdb"), read_only=True) as con:
+        title = con.execute(
+            "select title from papers where length(title) > 40 order by paper_id limit 1"
+        ).fetchone()[0]
+    page, errors = open_page(browser, f"{server}/index.html")
+    query = " ".join(title.split()[:4])
+    page.fill("#search", query)
+    results = page.locator("#search-results li a")
+    results.first.wait_for(timeout=30_000)
+    assert title in results.all_inner_texts()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "search.png"))
+    assert errors == []
+    page.close()
