@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 export TRENDS_HOME ?= var
 
-.PHONY: help setup browser demo run test test-fast lint format clean
+.PHONY: help setup browser demo run test test-fast lint format clean airflow airflow-stop
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ lint: ## ruff lint and format check
 format: ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+airflow: ## local Airflow 3 UI+API on 127.0.0.1:8080 (AIRFLOW_PORT), LocalExecutor, airflow_home/
+	@scripts/airflow_local.sh start
+
+airflow-stop: ## stop the processes `make airflow` started (by their recorded pids)
+	@scripts/airflow_local.sh stop
 
 clean: ## remove generated state (var/, caches); keeps .venv
 	rm -rf var .pytest_cache .ruff_cache test-artifacts

@@ -1,116 +1,123 @@
-"""Research Trends: ingest -> embed -> topics -> analyze -> report -> publish.
+"""research_trends: the whole pipeline in one run, with every parameter.
 
-Wiring only: every task calls one stage function of ``pipeline.runner`` and passes nothing but
-short summary lines through XCom. Heavy imports happen inside the tasks, never at parse time.
+`ingest >> embed >> topics >> analyze >> report >> publish`, the same stage functions as
+`trends run`, for an operator who wants one button with every parameter: *source file*,
+*sample size*, *date range*, *embedding backend*, *full refit* and *as-of* date. Not
+scheduled. Parameters are checked before anything is written: a bad one fails the run at once,
+without retries, with a message naming it.
+
+The day-to-day path is the asset-driven chain `trends_ingest` -> `trends_topics` ->
+`trends_report`. This DAG updates only the `site` and `published_database` assets, so it does
+not start that chain again. Its writer tasks share the one-slot `trends_writer` pool with it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
-from airflow.sdk import Asset, Param, dag, task
-
-PAPERS = Asset("trends://store/papers")
-TOPICS = Asset("trends://store/topics")
-PUBLISHED = Asset("trends://published")
-
-DEFAULT_ARGS = {
-    "retries": 2,
-    "retry_delay": timedelta(seconds=30),
-    "retry_exponential_backoff": True,
-    "max_retry_delay": timedelta(minutes=10),
-}
-
-
-def _settings():
-    from pipeline.config import load_settings
-
-    return load_settings()
+from airflow.sdk import dag, task
+from trends_common import (
+    DEFAULT_ARGS,
+    PUBLISHED,
+    SITE,
+    TAGS,
+    WRITER_POOL,
+    as_of_param,
+    date_range_params,
+    embedding_backend_param,
+    full_refit_param,
+    input_path_param,
+    sample_param,
+)
 
 
 @dag(
     dag_id="research_trends",
     schedule=None,
-    start_date=datetime(2025, 1, 1),
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
+    is_paused_upon_creation=False,
     default_args=DEFAULT_ARGS,
-    tags=["research-trends"],
+    tags=[*TAGS, "all-in-one"],
     doc_md=__doc__,
     params={
-        "input_path": Param(
-            "", type="string", description="File to ingest; empty means the arXiv 2025 corpus."
-        ),
-        "sample": Param(
-            None,
-            type=["null", "integer"],
-            minimum=20,
-            description="Deterministic sample of N papers; empty means all.",
-        ),
-        "full_refit": Param(False, type="boolean", description="Refit topics from scratch."),
-        "as_of": Param(
-            None,
-            type=["null", "string"],
-            format="date",
-            description="Build the trend marts as of this date (YYYY-MM-DD).",
-        ),
+        "input_path": input_path_param(),
+        # topics need at least 20 papers to fit
+        "sample": sample_param(minimum=20),
+        **date_range_params(),
+        "embedding_backend": embedding_backend_param(),
+        "full_refit": full_refit_param(),
+        "as_of": as_of_param(),
     },
 )
 def research_trends() -> None:
     """Run every stage of the pipeline in order."""
 
-    @task(outlets=[PAPERS])
-    def ingest(params: dict | None = None) -> list[str]:
-        from pathlib import Path
+    @task(pool=WRITER_POOL)
+    def ingest(params: dict | None = None, dag_run=None) -> list[str]:
+        from airflow.sdk.exceptions import AirflowFailException
 
-        from pipeline.runner import ingest_stage, writer
+        from pipeline.runner import (
+            ParamsError,
+            ingest_request,
+            ingest_request_stage,
+            parse_param_date,
+            run_settings,
+            writer,
+        )
 
         params = params or {}
-        settings = _settings()
-        inputs = [Path(params["input_path"])] if params.get("input_path") else []
+        try:
+            settings = run_settings(params)
+            request = ingest_request(settings, params, run_type=getattr(dag_run, "run_type", None))
+            parse_param_date("as_of", params.get("as_of"))  # fail now, not after the fit
+        except ParamsError as exc:  # retrying cannot fix a parameter
+            raise AirflowFailException(str(exc)) from exc
         with writer(settings) as store:
-            return ingest_stage(store, settings, inputs, params.get("sample"))
+            lines = ingest_request_stage(store, settings, request).lines
+        print("\n".join(lines))
+        return lines
 
-    @task
-    def embed() -> str:
-        from pipeline.runner import embed_stage, writer
+    @task(pool=WRITER_POOL)
+    def embed(params: dict | None = None) -> str:
+        from pipeline.runner import embed_stage, run_settings, writer
 
-        settings = _settings()
+        settings = run_settings(params or {})
         with writer(settings) as store:
             return embed_stage(store, settings)
 
-    @task(outlets=[TOPICS])
+    @task(pool=WRITER_POOL)
     def topics(params: dict | None = None) -> str:
-        from pipeline.runner import topics_stage, writer
+        from pipeline.runner import run_settings, topics_stage, writer
 
-        settings = _settings()
+        params = params or {}
+        settings = run_settings(params)
         with writer(settings) as store:
-            return topics_stage(store, settings, full=bool((params or {}).get("full_refit")))
+            return topics_stage(store, settings, full=bool(params.get("full_refit")))
 
-    @task
+    @task(pool=WRITER_POOL)
     def analyze(params: dict | None = None) -> str:
-        from datetime import date
+        from pipeline.runner import analyze_stage, parse_param_date, run_settings, writer
 
-        from pipeline.runner import analyze_stage, writer
-
-        as_of = (params or {}).get("as_of")
-        settings = _settings()
+        params = params or {}
+        settings = run_settings(params)
         with writer(settings) as store:
-            return analyze_stage(store, settings, date.fromisoformat(as_of) if as_of else None)
+            return analyze_stage(store, settings, parse_param_date("as_of", params.get("as_of")))
 
-    @task
-    def report() -> str:
-        from pipeline.runner import report_stage, writer
+    @task(pool=WRITER_POOL, outlets=[SITE])
+    def report(params: dict | None = None) -> str:
+        from pipeline.runner import report_stage, run_settings, writer
 
-        settings = _settings()
+        settings = run_settings(params or {})
         with writer(settings) as store:
             return report_stage(store, settings)
 
-    @task(outlets=[PUBLISHED])
-    def publish() -> str:
-        from pipeline.runner import publish_stage, writer
+    @task(pool=WRITER_POOL, outlets=[PUBLISHED])
+    def publish(params: dict | None = None) -> str:
+        from pipeline.runner import publish_stage, run_settings, writer
 
-        settings = _settings()
+        settings = run_settings(params or {})
         with writer(settings) as store:
             return publish_stage(store, settings)
 

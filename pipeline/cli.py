@@ -23,8 +23,12 @@ app = typer.Typer(
 )
 ingest_app = typer.Typer(help="Ingest papers from a source.", no_args_is_help=True)
 app.add_typer(ingest_app, name="ingest")
+themes_app = typer.Typer(
+    help="Themes the report follows (themes/themes.toml).", no_args_is_help=True
+)
+app.add_typer(themes_app, name="themes")
 console = Console(stderr=True)
-out = Console(soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="State folder (env TRENDS_HOME).")]
 
@@ -69,6 +73,7 @@ def _guarded(fn):
         from duckdb import Error as DuckDBError
 
         from pipeline.records import RecordError
+        from pipeline.sources.fetch import SourceError
         from pipeline.sources.files import SourceFormatError
         from pipeline.store import StoreLockedError
 
@@ -78,6 +83,7 @@ def _guarded(fn):
             StoreLockedError,
             FileNotFoundError,
             SourceFormatError,
+            SourceError,
             RecordError,
             DuckDBError,
             ValueError,
@@ -166,6 +172,177 @@ def ingest_file_cmd(
         )
 
 
+def _rate_callback(progress: Progress, label: str, unit: str, scale: float = 1.0):
+    """Progress callback ``(done, total)`` that shows a rate in ``unit``/s."""
+    state: dict = {}
+
+    def update(done: int, total: int | None) -> None:
+        if "task" not in state:
+            state["task"] = progress.add_task(label, total=None, rate="")
+            state["t0"] = time.perf_counter()
+        rate = done / scale / max(time.perf_counter() - state["t0"], 1e-9)
+        progress.update(
+            state["task"],
+            completed=round(done / scale),
+            total=None if total is None else round(total / scale),
+            rate=f"{rate:,.1f} {unit}/s",
+        )
+
+    return update
+
+
+def _fetch_policy(pause: float, timeout: float, retries: int):
+    from pipeline.sources.fetch import FetchPolicy
+
+    return FetchPolicy(pause=pause, timeout=timeout, attempts=retries + 1)
+
+
+PauseOpt = Annotated[
+    float, typer.Option(min=0, help="Seconds between requests (arXiv asks for 3).")
+]
+TimeoutOpt = Annotated[float, typer.Option(min=1, help="Seconds to wait for a response.")]
+FullOpt = Annotated[
+    bool, typer.Option("--full", help="Ignore the watermark of earlier runs (start from scratch).")
+]
+
+
+@ingest_app.command("arxiv")
+@_guarded
+def ingest_arxiv_cmd(
+    category: Annotated[
+        list[str],
+        typer.Option("--category", "-c", help="arXiv category (repeatable), e.g. cs.AI or cs."),
+    ],
+    url: Annotated[str, typer.Option(help="arXiv API endpoint.")] = (
+        "https://export.arxiv.org/api/query"
+    ),
+    date_from: Annotated[
+        str | None,
+        typer.Option("--from", help="Submitted on or after (YYYY-MM-DD; default: watermark)."),
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Submitted on or before (YYYY-MM-DD).")
+    ] = None,
+    full: FullOpt = False,
+    page_size: Annotated[
+        int, typer.Option(min=1, max=2000, help="Results per request (the API allows 2,000).")
+    ] = 1000,
+    pause: PauseOpt = 3.0,
+    timeout: TimeoutOpt = 60.0,
+    retries: Annotated[int, typer.Option(min=0, help="Retries on timeouts and 5xx.")] = 5,
+) -> None:
+    """Search the arXiv API by categories and submission dates, page by page (resumable)."""
+    from pipeline.harvest import ingest_arxiv
+    from pipeline.runner import writer
+
+    s = _ctx.settings
+    with writer(s) as store, _progress() as progress:
+        summary = ingest_arxiv(
+            store,
+            url,
+            categories=category,
+            date_from=_parse_date(date_from),
+            date_to=_parse_date(date_to),
+            full=full,
+            page_size=page_size,
+            policy=_fetch_policy(pause, timeout, retries),
+            progress=_rate_callback(progress, "arxiv api", "papers"),
+            say=console.print,
+        )
+    out.print(summary.line())
+
+
+@ingest_app.command("oai")
+@_guarded
+def ingest_oai_cmd(
+    url: Annotated[str, typer.Option(help="OAI-PMH base URL.")] = "https://export.arxiv.org/oai2",
+    set_spec: Annotated[
+        str | None, typer.Option("--set", help="OAI set, e.g. cs or physics:hep-th.")
+    ] = None,
+    date_from: Annotated[
+        str | None,
+        typer.Option("--from", help="Datestamp on or after (YYYY-MM-DD; default: watermark)."),
+    ] = None,
+    date_until: Annotated[
+        str | None, typer.Option("--until", help="Datestamp on or before (YYYY-MM-DD).")
+    ] = None,
+    full: FullOpt = False,
+    pause: PauseOpt = 3.0,
+    timeout: TimeoutOpt = 120.0,
+    retries: Annotated[
+        int, typer.Option(min=0, help="Retries on timeouts, 5xx and 503 Retry-After.")
+    ] = 8,
+) -> None:
+    """Harvest arXiv metadata over OAI-PMH (ListRecords), resumable from the last page."""
+    from pipeline.harvest import ingest_oai
+    from pipeline.runner import writer
+
+    s = _ctx.settings
+    with writer(s) as store, _progress() as progress:
+        summary = ingest_oai(
+            store,
+            url,
+            set_spec=set_spec,
+            date_from=_parse_date(date_from),
+            date_until=_parse_date(date_until),
+            full=full,
+            policy=_fetch_policy(pause, timeout, retries),
+            progress=_rate_callback(progress, "oai-pmh", "records"),
+            say=console.print,
+        )
+    out.print(summary.line())
+
+
+@ingest_app.command("kaggle")
+@_guarded
+def ingest_kaggle_cmd(
+    path: Annotated[Path, typer.Argument(help="arxiv-metadata-oai-snapshot.json (JSON Lines).")],
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", "-c", help="Keep papers in this category (repeatable)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Keep papers updated on or after (YYYY-MM-DD; default: watermark)."),
+    ] = None,
+    full: FullOpt = False,
+    chunk_lines: Annotated[
+        int, typer.Option(min=1, help="Lines read, validated and stored per transaction.")
+    ] = 20_000,
+) -> None:
+    """Stream the Kaggle arXiv snapshot in chunks (bounded memory, resumable)."""
+    from pipeline.harvest import ingest_kaggle
+    from pipeline.runner import writer
+
+    s = _ctx.settings
+    with writer(s) as store, _progress() as progress:
+        summary = ingest_kaggle(
+            store,
+            path,
+            categories=category or [],
+            since=_parse_date(since),
+            full=full,
+            chunk_lines=chunk_lines,
+            progress=_rate_callback(progress, "kaggle (MB)", "MB", scale=1e6),
+        )
+    out.print(summary.line())
+
+
+@ingest_app.command("page")
+@_guarded
+def ingest_page_cmd(
+    path: Annotated[Path, typer.Argument(help="Text of a pasted trending-papers page.")],
+    source: Annotated[str, typer.Option(help="Source name of the papers.")] = "page",
+) -> None:
+    """Ingest a pasted page: title line, blank line, abstract paragraph, repeated (no dates)."""
+    from pipeline.ingest import ingest_page
+    from pipeline.runner import writer
+
+    s = _ctx.settings
+    with writer(s) as store:
+        out.print(ingest_page(store, path, source=source).line())
+
+
 @app.command()
 @_guarded
 def embed(
@@ -211,7 +388,7 @@ def analyze(
         typer.Option(help="Use only papers published on or before this date (YYYY-MM-DD)."),
     ] = None,
 ) -> None:
-    """Build the trend marts (topic shares, growth) in SQL."""
+    """Score papers against the themes, then build the trend marts in SQL."""
     from pipeline.runner import analyze_stage, writer
 
     s = _ctx.settings
@@ -310,6 +487,54 @@ def sql(
     out.print(table)
     shown = min(limit, len(frame))
     out.print(f"sql: {len(frame):,} rows ({shown:,} shown)")
+
+
+@themes_app.command("calibrate")
+@_guarded
+def themes_calibrate(
+    labels: Annotated[Path, typer.Option(help="Labelled sample: theme_id,paper_id,label.")] = Path(
+        "themes/labels.csv"
+    ),
+) -> None:
+    """Score each theme's membership rule against a labelled sample (papers in the store)."""
+    import numpy as np
+    import pandas as pd
+
+    from pipeline.embed import load_embeddings, make_embedder, model_name
+    from pipeline.runner import writer
+    from pipeline.themes import calibration_table, load_themes, theme_vectors
+
+    s = _ctx.settings
+    labelled = pd.read_csv(labels)
+    themes = load_themes(s.themes_file)
+    model = model_name(s.embedding_backend)
+    with writer(s) as store:
+        vectors = theme_vectors(
+            store, themes, model, lambda: make_embedder(s.embedding_backend, s.embed_batch_size)
+        )
+        ids, matrix = load_embeddings(store, model)
+        texts = dict(
+            store.query("select paper_id, title || ' ' || abstract as t from papers").values
+        )
+    embeddings = dict(zip(ids, matrix, strict=True))
+    found = labelled["paper_id"].isin(embeddings).sum()
+    if found == 0:
+        raise ValueError(
+            f"none of the {len(labelled)} labelled papers is embedded in {s.work_db}; "
+            "run `trends run --sample 2000` (or more) first"
+        )
+    table = calibration_table(themes, labelled, embeddings, texts, vectors)
+    grid = Table()
+    for col in table.columns:
+        grid.add_column(col)
+    for row in table.itertuples(index=False):
+        grid.add_row(*(f"{v:.2f}" if isinstance(v, float | np.floating) else str(v) for v in row))
+    out.print(grid)
+    out.print(
+        f"themes calibrate: {found:,} of {len(labelled):,} labelled rows in the store; "
+        f"mean F1 {table['f1'].mean():.3f} at the file's thresholds, "
+        f"{table['best_f1'].mean():.3f} at the best ones"
+    )
 
 
 def _cell(value: object) -> str:

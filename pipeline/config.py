@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     embedding_backend: EmbeddingBackend = EmbeddingBackend.minilm
     seed: int = 42
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    themes_file: Path = Field(
+        REPO_ROOT / "themes" / "themes.toml", description="Themes the report follows."
+    )
 
     @property
     def work_db(self) -> Path:

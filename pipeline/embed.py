@@ -7,10 +7,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline.config import EmbeddingBackend
 from pipeline.store import Store
@@ -111,28 +114,179 @@ def embed_new_papers(
     for lo in range(0, len(todo), chunk_size):
         part = todo.iloc[lo : lo + chunk_size]
         vectors = embedder.encode(part["text"].tolist())
-        table = pa.table(
-            {
-                "paper_id": pa.array(part["paper_id"].tolist(), pa.string()),
-                "model": pa.array([model] * len(part), pa.string()),
-                "content_hash": pa.array(part["content_hash"].tolist(), pa.string()),
-                "embedding": pa.FixedSizeListArray.from_arrays(
-                    pa.array(vectors.ravel(), pa.float32()), vectors.shape[1]
-                ).cast(pa.list_(pa.float32())),
-            }
-        )
-        store.register_arrow("incoming_embeddings", table)
-        try:
-            with store.transaction():
-                store.run_file(
-                    "ops/upsert_embeddings", {"now": datetime.now(UTC).replace(tzinfo=None)}
-                )
-        finally:
-            store.unregister("incoming_embeddings")
+        with store.transaction():
+            upsert_embeddings(store, embedding_table(part, model, vectors))
         done += len(part)
         if progress:
             progress(done, len(todo))
     return EmbedSummary(model, done, total_papers - done, time.perf_counter() - started)
+
+
+def embedding_table(todo: pd.DataFrame, model: str, vectors: np.ndarray) -> pa.Table:
+    """Rows of ``paper_embeddings`` for ``todo`` (paper_id, content_hash) and its vectors."""
+    if len(todo):
+        embedding = pa.FixedSizeListArray.from_arrays(
+            pa.array(vectors.ravel(), pa.float32()), vectors.shape[1]
+        ).cast(pa.list_(pa.float32()))
+    else:
+        embedding = pa.array([], pa.list_(pa.float32()))
+    return pa.table(
+        {
+            "paper_id": pa.array(todo["paper_id"].tolist(), pa.string()),
+            "model": pa.array([model] * len(todo), pa.string()),
+            "content_hash": pa.array(todo["content_hash"].tolist(), pa.string()),
+            "embedding": embedding,
+        }
+    )
+
+
+def upsert_embeddings(store: Store, table: pa.Table) -> None:
+    """Write embedding rows (stale ones of the same paper and model are replaced).
+
+    The caller holds the transaction, so several tables can be loaded atomically.
+    """
+    store.register_arrow("incoming_embeddings", table)
+    try:
+        store.run_file("ops/upsert_embeddings", {"now": datetime.now(UTC).replace(tzinfo=None)})
+    finally:
+        store.unregister("incoming_embeddings")
+
+
+# -- sharded embedding: plan under the writer lock, compute without the store, load once --------
+SHARD_COLUMNS = ["paper_id", "content_hash", "text"]
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """The papers to embed, split into shard files that workers embed without the store."""
+
+    model: str
+    papers: int
+    todo_files: list[Path]
+
+    def line(self) -> str:
+        """One-line summary for the logs."""
+        return (
+            f"embed plan {self.model}: {self.papers:,} papers to embed "
+            f"in {len(self.todo_files)} shard(s)"
+        )
+
+
+def plan_embedding_shards(
+    store: Store,
+    backend: EmbeddingBackend,
+    shard_dir: Path,
+    shards: int,
+    *,
+    min_papers: int = 1,
+) -> ShardPlan:
+    """Write the papers without a current embedding to at most ``shards`` Parquet files.
+
+    Reads the store once (the writer lock is held only for this query). Each shard gets at
+    least ``min_papers`` papers (every shard loads the model, which costs as much as embedding
+    a few hundred abstracts). Papers are dealt round-robin from the length-sorted list so that
+    every shard gets a similar amount of text. There is always at least one file, possibly
+    empty, so the mapped tasks that embed the shards never vanish (a zero-length map would
+    skip everything downstream).
+    """
+    if shards < 1 or min_papers < 1:
+        raise ValueError(f"shards and min_papers must be at least 1, not {shards}, {min_papers}")
+    model = model_name(backend)
+    todo = store.query_file("ops/papers_to_embed", {"model": model})[SHARD_COLUMNS]
+    n = max(1, min(shards, len(todo) // min_papers))
+    shard_dir = Path(shard_dir)
+    shard_dir.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i in range(n):
+        path = shard_dir / f"todo-{i:03d}.parquet"
+        part = todo.iloc[i::n].reset_index(drop=True)
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), path)
+        files.append(path)
+    return ShardPlan(model, len(todo), files)
+
+
+@dataclass(frozen=True)
+class ShardSummary:
+    """What embedding one shard did."""
+
+    path: Path
+    model: str
+    embedded: int
+    seconds: float
+
+    def line(self) -> str:
+        """One-line summary for the logs."""
+        rate = self.embedded / self.seconds if self.seconds > 0 and self.embedded else 0.0
+        return (
+            f"embed shard {self.path.name}: {self.embedded:,} papers with {self.model} "
+            f"({rate:,.1f} docs/s), {self.seconds:.1f}s"
+        )
+
+
+def shard_output_path(todo_file: Path) -> Path:
+    """Where the vectors of a todo shard go (``todo-007.parquet`` -> ``vectors-007.parquet``)."""
+    todo_file = Path(todo_file)
+    return todo_file.with_name(todo_file.name.replace("todo-", "vectors-", 1))
+
+
+def embed_shard(
+    todo_file: Path,
+    backend: EmbeddingBackend,
+    *,
+    batch_size: int = 64,
+    embedder: Embedder | None = None,
+) -> ShardSummary:
+    """Embed the papers of one todo shard into a vectors shard beside it; no store access.
+
+    The vectors are written to a temporary name and renamed, so a half-written shard is never
+    loaded. The model is loaded only when the shard has papers.
+    """
+    started = time.perf_counter()
+    model = model_name(backend)
+    todo = pq.read_table(todo_file).to_pandas()
+    if todo.empty:
+        vectors = np.zeros((0, 0), dtype=np.float32)
+    else:
+        embedder = embedder or make_embedder(backend, batch_size)
+        vectors = embedder.encode(todo["text"].tolist())
+    out = shard_output_path(todo_file)
+    tmp = out.with_name(f".{out.name}.tmp")
+    pq.write_table(embedding_table(todo, model, vectors), tmp)
+    tmp.replace(out)
+    return ShardSummary(out, model, len(todo), time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class ShardLoadSummary:
+    """What loading the vector shards did."""
+
+    shards: int
+    loaded: int
+    seconds: float
+
+    def line(self) -> str:
+        """One-line summary for the logs."""
+        return (
+            f"embed load: {self.loaded:,} embeddings from {self.shards} shard(s), "
+            f"{self.seconds:.1f}s"
+        )
+
+
+def load_embedding_shards(store: Store, vector_files: Sequence[Path]) -> ShardLoadSummary:
+    """Load vector shards into ``paper_embeddings`` in one transaction: all or none.
+
+    A paper edited since its shard was planned is stored with the old content hash, which
+    makes it stale: the next plan picks it up again.
+    """
+    started = time.perf_counter()
+    loaded = 0
+    with store.transaction():
+        for path in vector_files:
+            table = pq.read_table(path)
+            if table.num_rows:
+                upsert_embeddings(store, table)
+            loaded += table.num_rows
+    return ShardLoadSummary(len(vector_files), loaded, time.perf_counter() - started)
 
 
 def load_embeddings(store: Store, model: str) -> tuple[list[str], np.ndarray]:

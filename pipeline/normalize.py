@@ -5,14 +5,21 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 
 _CID = re.compile(r"\(cid:\d+\)")
 _WS = re.compile(r"[ \t\r\f\v]+")
-_HYPHEN_BREAK = re.compile(r"(\S)-[ \t]*\r?\n[ \t]*(\S)")
+# A line break after a hyphen that ends a word or number is dropped ("long-\nterm"). It reads as
+# a space instead after a free-standing dash or sign ("attacks --\nslow", "+/-\n0.03") and
+# before a suspended hyphen's "and"/"or" ("zero-\nand one-shot" -> "zero- and one-shot").
+_HYPHEN_BREAK = re.compile(r"([\w)\]}$])-[ \t]*\r?\n[ \t]*(?!(?:and|or|nor)\s)(\S)")
 _NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
 _OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
 _ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://arxiv\.org/(?:abs|pdf)/)", re.IGNORECASE)
+_NOT_WORD = re.compile(r"[\W_]+")
+_HYPHEN_NEWLINE = re.compile(r"-[ \t]*\r?\n")
 
 
 def clean_text(text: str) -> str:
@@ -26,8 +33,10 @@ def clean_text(text: str) -> str:
         text = _CID.sub("", text).replace("\u00ad", "")  # soft hyphens from PDF extraction
     # A line break after a hyphen is far more often a compound ("long-\nterm", "0.7-\n1.0",
     # "$Z^c-\nX$") than a split word, so keep the hyphen and drop only the break.
-    text = _HYPHEN_BREAK.sub(r"\1-\2", text)
-    text = " ".join(_WS.sub(" ", line).strip() for line in text.splitlines())
+    if _HYPHEN_NEWLINE.search(text):  # cheap guard: the full pattern is slow on long text
+        text = _HYPHEN_BREAK.sub(r"\1-\2", text)
+    # Lines are stripped and joined with a space; the runs of blanks inside them collapse below.
+    text = " ".join(map(str.strip, text.splitlines()))
     return unicodedata.normalize("NFC", _WS.sub(" ", text).strip())
 
 
@@ -93,6 +102,38 @@ def parse_date(raw: object, precision: str | None = None) -> tuple[date | None, 
     if precision in ("day", "month", "year"):
         found = precision
     return value, found
+
+
+def version_history(versions: object) -> tuple[datetime, int]:
+    """First-submission time and latest version number of an arXiv version history.
+
+    ``versions`` is a list of ``{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}``,
+    oldest first (the Kaggle snapshot's field). The first entry's ``created`` is the date the
+    paper was first submitted; the highest ``version`` is the latest. Raises ``ValueError`` when
+    the history cannot be read.
+    """
+    if not isinstance(versions, Sequence) or isinstance(versions, str) or not versions:
+        raise ValueError("version history is not a non-empty list")
+    if not all(isinstance(v, dict) for v in versions):
+        raise ValueError("version history holds entries that are not objects")
+    created = versions[0].get("created")
+    try:
+        first = parsedate_to_datetime(str(created))
+    except (TypeError, ValueError):
+        raise ValueError(f"unreadable first-version date {str(created)[:40]!r}") from None
+    numbers = [parse_version(v.get("version")) for v in versions]
+    if any(n is None for n in numbers):
+        raise ValueError("version history holds unreadable version numbers")
+    return first, max(n for n in numbers if n is not None)
+
+
+def title_key(title: str) -> str:
+    """Stable key of a title: the hash of its text with case, punctuation and spacing removed.
+
+    Two copies of the same title that differ only in wrapping, case or punctuation share a key.
+    """
+    norm = _NOT_WORD.sub(" ", clean_text(title).casefold()).strip()
+    return hashlib.sha256(norm.encode("utf-8", errors="surrogatepass")).hexdigest()[:16]
 
 
 def content_hash(title: str, abstract: str) -> str:

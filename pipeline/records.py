@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -15,6 +17,7 @@ from pipeline.normalize import (
     parse_date,
     parse_version,
     payload_hash,
+    version_history,
 )
 
 # Canonical column -> names it is found under, in order of preference.
@@ -30,7 +33,10 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "authors": ("authors",),
     "url": ("url", "link"),
     "version": ("version", "arxiv_version"),
+    # arXiv version history (Kaggle snapshot): first-submission date and latest version number
+    "versions": ("versions",),
 }
+_SURROGATE = re.compile("[\ud800-\udfff]")  # unpaired surrogates (no UTF-8 for them)
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
 MIN_ABSTRACT = 30
@@ -59,6 +65,15 @@ class RecordError(ValueError):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+class Quarantined(NamedTuple):
+    """A received record that a source could not even turn into fields (e.g. malformed XML)."""
+
+    record_key: str | None
+    payload: str  # the record as received (for XML, the record's XML text)
+    reason: str  # short machine-readable code, e.g. ``malformed_xml``
+    detail: str
 
 
 @dataclass
@@ -96,7 +111,7 @@ def _text(value: object, what: str, limit: int) -> str:
         raise RecordError(f"missing_{what}", f"no {what}")
     if not isinstance(value, str):
         raise RecordError(f"non_text_{what}", f"{what} is {type(value).__name__}, not text")
-    if "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
+    if "\x00" in value or _SURROGATE.search(value):
         raise RecordError(f"non_text_{what}", f"{what} holds NUL or unpaired surrogate characters")
     cleaned = clean_text(value)
     if not cleaned:
@@ -137,15 +152,26 @@ def prepare_record(rec: Mapping[str, object], cols: Mapping[str, str], source: s
     abstract = _text(rec.get(cols.get("abstract", "")), "abstract", MAX_ABSTRACT)
     if len(abstract) < MIN_ABSTRACT:
         raise RecordError("too_short_abstract", f"abstract has {len(abstract)} characters")
+    raw_published = rec.get(cols.get("published", ""))
+    undated = raw_published is None or str(raw_published).strip() == ""
+    history_version = None
+    if "versions" in cols and rec.get(cols["versions"]) is not None:
+        try:
+            first_submitted, history_version = version_history(rec.get(cols["versions"]))
+        except ValueError as exc:
+            if undated:  # the history was to date the record: without it, quarantine
+                raise RecordError("bad_versions", str(exc)) from None
+        else:
+            if undated:
+                raw_published = first_submitted
     precision_hint = rec.get(cols.get("date_precision", ""))
     try:
         published, precision = parse_date(
-            rec.get(cols.get("published", "")),
-            precision_hint if isinstance(precision_hint, str) else None,
+            raw_published, precision_hint if isinstance(precision_hint, str) else None
         )
     except ValueError as exc:
         raise RecordError("bad_date", str(exc)) from None
-    version = parse_version(rec.get(cols.get("version", ""))) or id_version or 1
+    version = parse_version(rec.get(cols.get("version", ""))) or history_version or id_version or 1
     url = _optional(rec.get(cols.get("url", "")))
     if url is None and key.startswith("arxiv:"):
         url = f"https://arxiv.org/abs/{key.removeprefix('arxiv:')}"
@@ -190,25 +216,43 @@ def prepare_batch(
     source: str,
     column_map: Mapping[str, str] | None = None,
     unreadable: Iterable[tuple[int, str, str]] = (),
+    *,
+    payloads: Sequence[str] | None = None,
+    quarantined: Iterable[Quarantined] = (),
+    paper_source: str | None = None,
 ) -> PreparedBatch:
     """Validate, normalise and dedupe a batch; every record ends as a paper row or a rejection.
 
     Within the batch one row per paper survives: the highest version, ties going to the later
     record; the survivor keeps the earliest date seen. The others are rejected as
     ``duplicate_in_batch`` (their payloads stay in ``raw_records``).
+
+    Args:
+        records: The records' fields, one dict per record.
+        source: Name of the channel the records came through (``raw_records.source``).
+        column_map: Canonical column -> the records' own key, for keys the aliases miss.
+        unreadable: ``(line number, text, reason)`` of lines a file reader could not parse.
+        payloads: The records as received, parallel to ``records`` (e.g. a JSON line or an
+            XML element's text); by default each record's JSON is its payload.
+        quarantined: Records a source received but could not turn into fields.
+        paper_source: ``papers.source`` of the stored papers (default: ``source``). Every
+            channel of the arXiv uses ``arxiv``, so its papers form one corpus in the marts.
+
     """
     unreadable = list(unreadable)
+    if payloads is not None and len(payloads) != len(records):
+        raise ValueError(f"{len(payloads)} payloads for {len(records)} records")
     keys = set().union(*(r.keys() for r in records)) if records else set()
     cols = resolve_columns(keys, column_map)
     raw_rows, ok_rows, rejected = [], [], []
-    for rec in records:
-        payload = _payload(rec)
+    for i, rec in enumerate(records):
+        payload = _payload(rec) if payloads is None else _storable(payloads[i])
         phash = payload_hash(payload)
         record_key = rec.get(cols.get("id", ""))
         record_key = None if record_key is None else _storable(str(record_key)[:200])
         raw_rows.append((source, phash, record_key, payload))
         try:
-            row = prepare_record(rec, cols, source)
+            row = prepare_record(rec, cols, paper_source or source)
         except RecordError as exc:
             rejected.append((source, phash, record_key, exc.reason, exc.detail))
             continue
@@ -219,9 +263,16 @@ def prepare_batch(
         text = _storable(text)
         raw_rows.append((source, phash, f"line {lineno}", text))
         rejected.append((source, phash, f"line {lineno}", "unreadable", reason))
+    n_quarantined = 0
+    for item in quarantined:
+        n_quarantined += 1
+        phash = payload_hash(item.payload)
+        key = None if item.record_key is None else _storable(item.record_key[:200])
+        raw_rows.append((source, phash, key, _storable(item.payload)))
+        rejected.append((source, phash, key, item.reason, _storable(item.detail)))
 
     papers = pd.DataFrame(ok_rows, columns=[*PAPER_COLUMNS, "_payload_hash"])
-    if len(papers):
+    if len(papers) and not papers["paper_id"].is_unique:
         papers["_order"] = range(len(papers))
         earliest = papers.groupby("paper_id")["published"].transform(
             lambda s: s.dropna().min() if s.notna().any() else None
@@ -250,6 +301,6 @@ def prepare_batch(
         raw=raw,
         papers=papers[PAPER_COLUMNS].reset_index(drop=True),
         rejected=rej,
-        received=len(records) + len(unreadable),
+        received=len(records) + len(unreadable) + n_quarantined,
         n_rejected=n_rejected,
     )

@@ -2,23 +2,37 @@
 
 Each ``*_stage`` function takes an open writer store and returns its one-line summary, so
 `trends run` can hold the writer lock once for the whole run while a DAG task opens the store
-for its single stage with :func:`writer`.
+for its single stage with :func:`writer`. The sharded embedding stage (plan, embed shards
+without the store, load once) and the validation of DAG run parameters are here too, so that
+DAG tasks stay one call each.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import re
+import shutil
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from pipeline.config import Settings
-from pipeline.embed import embed_new_papers, model_name
+from pipeline.config import EmbeddingBackend, Settings, load_settings
+from pipeline.embed import (
+    ShardPlan,
+    ShardSummary,
+    embed_new_papers,
+    embed_shard,
+    load_embedding_shards,
+    make_embedder,
+    model_name,
+    plan_embedding_shards,
+)
 from pipeline.ingest import ingest_file
 from pipeline.publish import publish_database
 from pipeline.report.site import render_site
 from pipeline.store import Store, open_writer
+from pipeline.themes import assign_themes, load_themes
 from pipeline.topics import current_topic_run, fit_and_store, place_new_papers
 from pipeline.trends import build_marts
 
@@ -57,8 +71,15 @@ def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str
 
 
 def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -> str:
-    """Rebuild the trend marts."""
-    return build_marts(store, as_of).line()
+    """Score papers against the themes file, then rebuild the trend marts."""
+    backend = settings.embedding_backend
+    themes = assign_themes(
+        store,
+        load_themes(settings.themes_file),
+        model_name(backend),
+        lambda: make_embedder(backend, settings.embed_batch_size),
+    )
+    return f"{themes.line()}; {build_marts(store, as_of).line()}"
 
 
 def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) -> str:
@@ -99,3 +120,205 @@ def run_pipeline(settings: Settings, options: RunOptions, say: Say = print) -> l
         note(report_stage(store, settings))
         note(publish_stage(store, settings))
     return lines
+
+
+# -- DAG runs: validated parameters -------------------------------------------------------------
+# Run types whose data interval is the ingest window (Airflow's DagRunType values).
+INTERVAL_RUN_TYPES = frozenset({"scheduled", "backfill"})
+
+
+class ParamsError(ValueError):
+    """A run parameter that cannot be used; the message names the parameter and the fix."""
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """What one ingest run reads: files, an optional sample and an optional date window."""
+
+    inputs: list[Path]
+    sample: int | None = None
+    published_from: date | None = None
+    published_to: date | None = None
+
+    def line(self) -> str:
+        """One line for the logs."""
+        window = (
+            f"{self.published_from or '...'}..{self.published_to or '...'}"
+            if self.published_from or self.published_to
+            else "all dates"
+        )
+        sample = f"sample {self.sample:,}" if self.sample else "no sample"
+        files = ", ".join(str(p) for p in self.inputs)
+        return f"ingest request: {files}; published {window}; {sample}"
+
+
+def _run_type(value: object) -> str:
+    return str(getattr(value, "value", value) or "")
+
+
+def parse_param_date(name: str, value: object) -> date | None:
+    """A date parameter (``YYYY-MM-DD``); empty means none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ParamsError(f"{name}: {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def resolve_input(settings: Settings, value: object) -> Path:
+    """The file an ``input_path`` parameter names; empty means the default corpus.
+
+    A relative path is looked up in the data folder (``TRENDS_DATA_DIR``).
+    """
+    from pipeline.sources.files import SourceFormatError, detect_format
+
+    text = "" if value is None else str(value).strip()
+    path = Path(text).expanduser() if text else settings.default_corpus()
+    if not path.is_absolute():
+        path = settings.data_dir / path
+    if not path.is_file():
+        hint = (
+            f"relative paths are read from {settings.data_dir}"
+            if text
+            else "an empty input_path means the default corpus; set TRENDS_DATA_DIR"
+        )
+        raise ParamsError(f"input_path: no such file {path} ({hint})")
+    try:
+        detect_format(path)
+    except SourceFormatError as exc:
+        raise ParamsError(f"input_path: {exc}") from None
+    return path
+
+
+def ingest_request(
+    settings: Settings,
+    params: Mapping[str, object],
+    *,
+    run_type: object = None,
+    interval_start: datetime | None = None,
+    interval_end: datetime | None = None,
+) -> IngestRequest:
+    """Validate ingest parameters of a DAG run into a request.
+
+    The window is ``date_from``..``date_to`` when either is set; otherwise a scheduled or
+    backfill run ingests the papers published in its data interval (end exclusive), and a
+    manual run ingests every date.
+    """
+    sample = params.get("sample")
+    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int)):
+        raise ParamsError(f"sample: {sample!r} is not a whole number")
+    if sample is not None and sample < 1:
+        raise ParamsError(f"sample: {sample} must be at least 1 (or empty for all papers)")
+    lo = parse_param_date("date_from", params.get("date_from"))
+    hi = parse_param_date("date_to", params.get("date_to"))
+    if lo and hi and lo > hi:
+        raise ParamsError(f"date_from {lo} is after date_to {hi}")
+    if lo is None and hi is None and _run_type(run_type) in INTERVAL_RUN_TYPES and interval_start:
+        lo = interval_start.date()
+        hi = (interval_end - timedelta(microseconds=1)).date() if interval_end else lo
+        hi = max(hi, lo)
+    inputs = [resolve_input(settings, params.get("input_path"))]
+    return IngestRequest(inputs, sample, lo, hi)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """Summary lines of an ingest run and how many papers it added or changed."""
+
+    lines: list[str]
+    changed: int
+
+
+def ingest_request_stage(store: Store, settings: Settings, request: IngestRequest) -> IngestOutcome:
+    """Ingest what a request names; ``changed`` counts new and updated papers."""
+    summaries = [
+        ingest_file(
+            store,
+            path,
+            sample=request.sample,
+            published_from=request.published_from,
+            published_to=request.published_to,
+        )
+        for path in request.inputs
+    ]
+    return IngestOutcome(
+        [request.line(), *(s.line() for s in summaries)],
+        sum(s.new + s.updated for s in summaries),
+    )
+
+
+def run_settings(params: Mapping[str, object]) -> Settings:
+    """Settings of a DAG run: the environment's, with the run's embedding backend if given."""
+    backend = params.get("embedding_backend") or None
+    if backend is not None and backend not in {b.value for b in EmbeddingBackend}:
+        known = ", ".join(b.value for b in EmbeddingBackend)
+        raise ParamsError(f"embedding_backend: {backend!r} is not one of {known}")
+    return load_settings(embedding_backend=backend)
+
+
+def wants_full_refit(full_refit: object, run_type: object) -> bool:
+    """Refit topics when asked to, and on time-scheduled runs (the periodic refit)."""
+    return bool(full_refit) or _run_type(run_type) == "scheduled"
+
+
+class NothingToDoError(Exception):
+    """A stage has nothing to work on yet; a DAG marks the task skipped, which starts nothing."""
+
+
+def topics_when_ready_stage(store: Store, settings: Settings, *, full: bool = False) -> str:
+    """:func:`topics_stage`, or :class:`NothingToDoError` while no paper is embedded.
+
+    A periodic refit on a store that has not ingested anything yet is not a failure.
+    """
+    model = model_name(settings.embedding_backend)
+    embedded = store.scalar("select count(*) from paper_embeddings where model = ?", [model])
+    if not embedded:
+        raise NothingToDoError(f"no papers embedded with {model} yet; nothing to fit")
+    return topics_stage(store, settings, full=full)
+
+
+# -- sharded embedding: plan (brief lock) -> shards (no store) -> load (one writer) ---------------
+# Every shard loads the model, which costs about as much as embedding a few hundred abstracts.
+MIN_SHARD_PAPERS = 256
+
+
+def shard_root(settings: Settings) -> Path:
+    """Folder of the embedding shards of the run in progress."""
+    return settings.home / "work" / "shards"
+
+
+def plan_embed_stage(store: Store, settings: Settings, run_id: str, shards: int) -> ShardPlan:
+    """Write the papers to embed into at most ``shards`` todo files (the only store read).
+
+    Shards hold at least :data:`MIN_SHARD_PAPERS` papers, so a small update is one shard.
+    Leftovers of earlier, failed runs are removed first: one topics run is active at a time.
+    """
+    root = shard_root(settings)
+    shutil.rmtree(root, ignore_errors=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)[:120] or "run"
+    return plan_embedding_shards(
+        store, settings.embedding_backend, root / safe, shards, min_papers=MIN_SHARD_PAPERS
+    )
+
+
+def embed_shard_stage(settings: Settings, todo_file: str | Path) -> ShardSummary:
+    """Embed one todo shard into a vectors shard beside it, without opening the store."""
+    return embed_shard(
+        Path(todo_file), settings.embedding_backend, batch_size=settings.embed_batch_size
+    )
+
+
+def load_embed_shards_stage(
+    store: Store, settings: Settings, vector_files: Sequence[str | Path]
+) -> str:
+    """Load the vectors shards in one transaction, then delete the shard folders."""
+    paths = [Path(p) for p in vector_files]
+    summary = load_embedding_shards(store, paths)
+    for folder in {p.parent for p in paths}:
+        shutil.rmtree(folder, ignore_errors=True)
+    return summary.line()

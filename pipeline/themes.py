@@ -294,7 +294,7 @@ def score_rule(
 
 
 def calibrate_rule(similarity: np.ndarray, evidence: np.ndarray, labels: np.ndarray) -> RuleScore:
-    """Thresholds with the best F1 on the labels (ties: higher precision, then higher thresholds)."""
+    """Thresholds with the best F1 on the labels (ties: higher precision, higher thresholds)."""
     best: RuleScore | None = None
     for threshold in np.round(np.arange(0.20, 0.61, 0.01), 2):
         for strong in np.round(np.arange(max(threshold, 0.40), 0.76, 0.01), 2):

@@ -12,6 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from pipeline.embed import load_embeddings
+from pipeline.lineage import Lineage, match_topics, seed_agreement
 from pipeline.quality import npmi_coherence, topic_diversity
 from pipeline.store import Store
 
@@ -272,6 +273,8 @@ class TopicSummary:
     npmi: float | None
     diversity: float | None
     seconds: float
+    lineage_counts: dict[str, int] | None = None
+    agreement: float | None = None
 
     def line(self) -> str:
         """One-line summary for the CLI and logs."""
@@ -280,9 +283,18 @@ class TopicSummary:
         quality = ""
         if self.npmi is not None:
             quality = f", NPMI {self.npmi:.3f}, diversity {self.diversity:.2f}"
+        lineage = ""
+        if self.lineage_counts:
+            events = ", ".join(f"{n} {e}" for e, n in sorted(self.lineage_counts.items()))
+            kept = (
+                ""
+                if self.agreement is None
+                else f"; {self.agreement:.0%} of papers kept their topic"
+            )
+            lineage = f" ({events}{kept})"
         return (
             f"topics {self.mode}: {self.topic_run_id} placed {self.n_docs:,} papers in "
-            f"{self.n_topics} topics, outliers {self.outlier_share:.1%}{quality}, "
+            f"{self.n_topics} topics{lineage}, outliers {self.outlier_share:.1%}{quality}, "
             f"{self.seconds:.1f}s"
         )
 
@@ -295,7 +307,7 @@ def current_topic_run(store: Store) -> str | None:
 def fit_and_store(
     store: Store, model: str, seed: int, params: TopicParams | None = None
 ) -> TopicSummary:
-    """Fit topics on every embedded paper and store the fit atomically."""
+    """Fit topics on every embedded paper, match them to the previous fit, store it atomically."""
     started = time.perf_counter()
     ids, embeddings = load_embeddings(store, model)
     if len(ids) < 20:
@@ -306,10 +318,12 @@ def fit_and_store(
     docs = texts.loc[ids].tolist()
     params = params or TopicParams.for_corpus(len(ids))
     fit = fit_topics(ids, docs, embeddings, params, seed)
+    previous = current_topic_run(store)
+    lineage, agreement = lineage_against(store, previous, fit)
     seconds = time.perf_counter() - started
     run_id = f"fit-{datetime.now(UTC):%Y%m%dT%H%M%S}-s{seed}"
     now = datetime.now(UTC).replace(tzinfo=None)
-    _write_fit(store, run_id, model, seed, params, fit, seconds, now)
+    _write_fit(store, run_id, model, seed, params, fit, seconds, now, previous, lineage, agreement)
     return TopicSummary(
         run_id,
         "full",
@@ -319,7 +333,42 @@ def fit_and_store(
         fit.npmi,
         fit.diversity,
         seconds,
+        lineage_counts=lineage.events["event"].value_counts().to_dict(),
+        agreement=agreement,
     )
+
+
+def lineage_against(
+    store: Store, previous: str | None, fit: TopicFit
+) -> tuple[Lineage, float | None]:
+    """Match a new fit's topics to the fit ``previous`` (all born when there is none).
+
+    Also returns the share of papers, among those in real topics of both fits, whose stable
+    topic is the same in both (None without a previous fit).
+    """
+    real = fit.topics[fit.topics["topic_id"] != -1]
+    prev_topics = pd.DataFrame(columns=["topic_id", "stable_id", "centroid"])
+    prev_assign = pd.Series(dtype=int)
+    if previous is not None:
+        prev_topics = store.query(
+            "select topic_id, stable_id, centroid from topics"
+            " where topic_run_id = ? and topic_id <> -1 and stable_id is not null",
+            [previous],
+        )
+        prev_assign = store.query(
+            "select paper_id, topic_id from paper_topics where topic_run_id = ?", [previous]
+        ).set_index("paper_id")["topic_id"]
+    last = store.scalar(
+        "select max(cast(substr(stable_id, 2) as integer)) from topics where stable_id like 'T%'"
+    )
+    new_assign = fit.assignments.set_index("paper_id")["topic_id"]
+    lineage = match_topics(prev_topics, real, prev_assign, new_assign, int(last or 0) + 1)
+    if prev_topics.empty:
+        return lineage, None
+    stable_prev = dict(
+        zip(prev_topics["topic_id"].astype(int), prev_topics["stable_id"], strict=True)
+    )
+    return lineage, seed_agreement(lineage, prev_assign, new_assign, stable_prev)
 
 
 def _write_fit(
@@ -331,8 +380,12 @@ def _write_fit(
     fit: TopicFit,
     seconds: float,
     now: datetime,
+    previous: str | None,
+    lineage: Lineage,
+    agreement: float | None,
 ) -> None:
     topics = fit.topics.assign(topic_run_id=run_id)
+    stable = [lineage.stable_ids.get(int(t)) for t in fit.topics["topic_id"]]
     topics_arrow = pa.table(
         {
             "topic_run_id": pa.array(topics["topic_run_id"], pa.string()),
@@ -352,8 +405,10 @@ def _write_fit(
             "representative_ids": pa.array(
                 topics["representative_ids"].tolist(), pa.list_(pa.string())
             ),
+            "stable_id": pa.array(stable, pa.string()),
         }
     )
+    events = lineage.events.assign(topic_run_id=run_id, previous_run_id=previous)
     assignments = fit.assignments.assign(topic_run_id=run_id, assigned_at=now)
     run_params = {
         **asdict(params),
@@ -366,6 +421,7 @@ def _write_fit(
         else pd.DataFrame({"paper_id": [], "x": [], "y": []})
     )
     store.register("incoming_map", coords.assign(topic_run_id=run_id))
+    store.register("incoming_lineage", events)
     store.register_arrow("incoming_topics", topics_arrow)
     store.register("incoming_paper_topics", assignments)
     try:
@@ -397,8 +453,20 @@ def _write_fit(
                 "insert into paper_map by name select topic_run_id, paper_id::varchar as paper_id,"
                 " x::float as x, y::float as y from incoming_map"
             )
+            store.execute(
+                "insert into topic_lineage by name select topic_run_id,"
+                " previous_run_id::varchar as previous_run_id, event, stable_id,"
+                " topic_id::integer as topic_id, previous_topic_id::integer as previous_topic_id,"
+                " score::double as score from incoming_lineage"
+            )
+            store.execute(
+                "update topic_runs set previous_run_id = ?, agreement_with_previous = ?"
+                " where topic_run_id = ?",
+                [previous, _finite(agreement), run_id],
+            )
     finally:
         store.unregister("incoming_map")
+        store.unregister("incoming_lineage")
         store.unregister("incoming_topics")
         store.unregister("incoming_paper_topics")
 

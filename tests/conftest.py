@@ -133,7 +133,9 @@ def seed_toy_fit(store, rows: list[tuple[str, str, str, int]], run_id: str = "fi
     )
     store.execute("insert into paper_topics by name select * from toy_assign")
     store.execute(
-        "insert into topic_runs values (?, 'full', 'toy', 1, ?, ?, ?, 0.1, null, null, 1.0, ?)",
+        "insert into topic_runs (topic_run_id, kind, model, seed, params, n_docs, n_topics,"
+        " outlier_share, npmi, diversity, fit_seconds, created_at)"
+        " values (?, 'full', 'toy', 1, ?, ?, ?, 0.1, null, null, 1.0, ?)",
         [run_id, json.dumps({"assign_threshold": 0.5}), len(rows), len(topic_ids) - 1, now],
     )
 

@@ -30,7 +30,7 @@ from pipeline.topics import current_topic_run
 MAIN_CHART_TOPICS = 6
 STATUS_HELP = {
     "new": "almost no papers in the earlier half of the window, enough in the later half",
-    "emerging": "a significant rise (p < 0.05) to at least 1.5x the earlier share, from a small share",
+    "emerging": "a significant rise (p < 0.05) to 1.5x the earlier share or more, from a low share",
     "growing": "a significant rise (p < 0.05)",
     "stable": "no significant trend",
     "declining": "a significant fall (p < 0.05)",
@@ -101,6 +101,7 @@ class ReportData:
     theme_papers: pd.DataFrame
     map_points: pd.DataFrame
     search_papers: pd.DataFrame
+    lineage: pd.DataFrame
 
 
 def load_report_data(store: Store) -> ReportData:
@@ -127,6 +128,7 @@ def load_report_data(store: Store) -> ReportData:
         theme_papers=store.query_file("report/theme_papers", params),
         map_points=store.query_file("report/map_points", params),
         search_papers=store.query_file("report/search_papers", params),
+        lineage=store.query_file("report/topic_lineage", params),
     )
 
 
@@ -218,6 +220,7 @@ def _write_pages(data: ReportData, build: Path) -> int:
         themes_fig=share_figure(theme_series, key="theme_id") if len(theme_series) else None,
     )
     papers_by_topic = {int(t): g.to_dict("records") for t, g in data.papers.groupby("topic_id")}
+    lineage_by_topic = {int(t): g.to_dict("records") for t, g in data.lineage.groupby("topic_id")}
     for topic in data.topics.to_dict("records"):
         tid = int(topic["topic_id"])
         write(
@@ -226,6 +229,7 @@ def _write_pages(data: ReportData, build: Path) -> int:
             topic=topic,
             fig=share_figure(series[series["topic_id"] == tid]) if source else None,
             papers=papers_by_topic.get(tid, []),
+            lineage=lineage_by_topic.get(tid, []),
             related_themes=[
                 {**r, "name": theme_names.get(r["theme_id"], r["theme_id"])}
                 for r in sorted(related.get(tid, []), key=lambda r: -r["papers"])

@@ -11,9 +11,8 @@ with dated as (
         p.paper_id,
         p.source,
         p.published,
-        case when p.date_precision = 'year' then 'year' else 'month' end as period_grain,
-        case when p.date_precision = 'year' then date_trunc('year', p.published)
-             else date_trunc('month', p.published) end::date as period_start
+        period_grain(p.date_precision) as period_grain,
+        period_start(p.published, p.date_precision) as period_start
     from papers p
     where p.published is not null
       and p.date_precision <> 'unknown'

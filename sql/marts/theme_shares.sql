@@ -11,9 +11,8 @@ with scored as (
         pt.theme_id,
         pt.is_member,
         pt.paper_id,
-        case when p.date_precision = 'year' then 'year' else 'month' end as period_grain,
-        case when p.date_precision = 'year' then date_trunc('year', p.published)
-             else date_trunc('month', p.published) end::date as period_start
+        period_grain(p.date_precision) as period_grain,
+        period_start(p.published, p.date_precision) as period_start
     from papers p
     join paper_themes pt on pt.paper_id = p.paper_id
     where p.published is not null

@@ -9,9 +9,8 @@ with assigned as (
     select
         p.source,
         pt.topic_id,
-        case when p.date_precision = 'year' then 'year' else 'month' end as period_grain,
-        case when p.date_precision = 'year' then date_trunc('year', p.published)
-             else date_trunc('month', p.published) end::date as period_start
+        period_grain(p.date_precision) as period_grain,
+        period_start(p.published, p.date_precision) as period_start
     from papers p
     join paper_topics pt on pt.paper_id = p.paper_id and pt.topic_run_id = $topic_run_id
     where p.published is not null

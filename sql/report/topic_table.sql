@@ -5,6 +5,7 @@ with main_source as (
 )
 select
     t.topic_id,
+    t.stable_id,
     t.label,
     t.terms,
     t.size,

@@ -29,9 +29,10 @@ def site(store, tmp_path):
 def test_pages_and_assets(site):
     out, summary = site
     assert (out / "index.html").is_file() and (out / "about.html").is_file()
+    assert (out / "map.html").is_file() and (out / "assets" / "search-index.js").is_file()
     assert sorted(p.name for p in (out / "topics").iterdir()) == ["-1.html", "0.html", "1.html"]
     assert (out / "assets" / "plotly.min.js").stat().st_size > 1_000_000
-    assert summary.pages == 5
+    assert summary.pages == 6  # index, about, map, 3 topics
 
 
 def test_every_title_and_label_is_escaped(site):
@@ -53,6 +54,14 @@ def test_no_network_references_and_csp(site):
             if ref.startswith(("http://", "https://", "//")):
                 assert "arxiv.org/abs/" in ref, (page, ref)
                 assert "<a href" in html
+
+
+def test_search_index_holds_titles_as_escaped_data(site):
+    out, _ = site
+    index = (out / "assets" / "search-index.js").read_text()
+    assert index.startswith("window.TRENDS_SEARCH = ")
+    assert "<" not in index  # the hostile title is in it, with its markup escaped
+    assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in index
 
 
 def test_embedded_figure_json_cannot_close_its_script_tag():

@@ -1,0 +1,176 @@
+"""Benchmark: stream a Kaggle-format arXiv snapshot of at least 1 GB into a fresh store.
+
+Writes ``arxiv-metadata-oai-snapshot.json`` under a work folder in /tmp from the real cs.AI rows
+(``$TRENDS_DATA_DIR/arxiv_cs_ai_2025.parquet``), replicated with new arXiv ids until the file
+reaches the target size, then runs the function behind ``trends ingest kaggle``
+(:func:`pipeline.harvest.ingest_kaggle`) in a child process and reports records/s and the
+child's peak resident memory (``resource.getrusage``). Not a test: run it by hand.
+
+    .venv/bin/python benchmarks/kaggle_stream.py [--size-gb 1.0] [--chunk-lines 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SEQ_PER_MONTH = 99_999
+
+
+def new_id(k: int) -> str:
+    """The k-th synthetic new-style arXiv id (2030 onwards, so it never meets a real one)."""
+    month = k // SEQ_PER_MONTH
+    return f"{30 + month // 12:02d}{month % 12 + 1:02d}.{k % SEQ_PER_MONTH + 1:05d}"
+
+
+def _rfc2822(ts: str) -> str:
+    when = datetime.strptime(ts, "%Y-%m-%d %H:%M:%S UTC")
+    return f"{when:%a}, {when.day} {when:%b %Y %H:%M:%S} GMT"
+
+
+def kaggle_lines(rows: list[dict]) -> list[dict]:
+    """Kaggle snapshot objects for the rows (ids filled in per copy)."""
+    out = []
+    for row in rows:
+        n = int(str(row["arxiv_version"]).lstrip("v"))
+        created = [row["published_ts"]] + [row["updated_ts"]] * (n - 1)
+        authors = [a.strip() for a in str(row["authors"]).split(";") if a.strip()]
+        out.append(
+            {
+                "id": None,
+                "submitter": authors[0] if authors else None,
+                "authors": ", ".join(authors),
+                "title": row["title"],
+                "comments": row["comment"] or None,
+                "journal-ref": None,
+                "doi": None,
+                "report-no": None,
+                "categories": " ".join(row["categories"]),
+                "license": None,
+                "abstract": "  " + row["abstract"] + "\n",
+                "versions": [
+                    {"version": f"v{i + 1}", "created": _rfc2822(ts)}
+                    for i, ts in enumerate(created)
+                ],
+                "update_date": row["updated_ts"][:10],
+                "authors_parsed": [[a, "", ""] for a in authors],
+            }
+        )
+    return out
+
+
+def write_snapshot(path: Path, target_bytes: int, data_dir: Path) -> tuple[int, int]:
+    """Write the file until it holds ``target_bytes``; return (records, bytes)."""
+    import pandas as pd
+
+    frame = pd.read_parquet(data_dir / "arxiv_cs_ai_2025.parquet")
+    frame = frame.astype(object).where(frame.notna(), None)
+    rows = frame.to_dict(orient="records")
+    for row in rows:
+        row["categories"] = list(row["categories"])
+    templates = kaggle_lines(rows)
+    written = k = 0
+    with path.open("w", encoding="utf-8") as fh:
+        while written < target_bytes:
+            obj = templates[k % len(templates)]
+            obj["id"] = new_id(k)
+            line = json.dumps(obj, ensure_ascii=False) + "\n"
+            fh.write(line)
+            written += len(line.encode("utf-8"))
+            k += 1
+    return k, path.stat().st_size
+
+
+def ingest_child(snapshot: Path, db: Path, chunk_lines: int, memory_limit: str | None) -> None:
+    """Child process: ingest the file into a fresh store, print figures as JSON."""
+    from pipeline.harvest import ingest_kaggle
+    from pipeline.store import open_writer
+
+    started = time.perf_counter()
+    with open_writer(db) as store:
+        if memory_limit:  # DuckDB's buffer pool (a cache of the store's pages) stays below it
+            store.execute("set memory_limit = ?", [memory_limit])
+        summary = ingest_kaggle(store, snapshot, chunk_lines=chunk_lines)
+        n_papers = store.scalar("select count(*) from papers")
+    seconds = time.perf_counter() - started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(
+        json.dumps(
+            {
+                "line": summary.line(),
+                "received": summary.received,
+                "papers": n_papers,
+                "seconds": seconds,
+                "peak_rss_mib": peak_kib / 1024,
+            }
+        )
+    )
+
+
+def main() -> None:
+    """Write the snapshot (unless one of the size is there), then time the ingest."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-gb", type=float, default=1.0)
+    parser.add_argument("--chunk-lines", type=int, default=20_000)
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "trends-kaggle-bench"
+    )
+    parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument(
+        "--memory-limit", help="DuckDB memory_limit for the ingest, e.g. 1GB (default: DuckDB's)"
+    )
+    parser.add_argument("--keep", action="store_true", help="Keep the file and the store.")
+    parser.add_argument("--child", nargs=2, metavar=("SNAPSHOT", "DB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        ingest_child(Path(args.child[0]), Path(args.child[1]), args.chunk_lines, args.memory_limit)
+        return
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    snapshot = args.workdir / "arxiv-metadata-oai-snapshot.json"
+    target = int(args.size_gb * 1e9)
+    if snapshot.exists() and snapshot.stat().st_size >= target:
+        print(f"using {snapshot} ({snapshot.stat().st_size / 1e9:.2f} GB)")
+    else:
+        t0 = time.perf_counter()
+        n, size = write_snapshot(snapshot, target, args.data_dir)
+        took = time.perf_counter() - t0
+        print(f"wrote {snapshot}: {n:,} records, {size / 1e9:.2f} GB in {took:.0f}s")
+    db = args.workdir / "bench.duckdb"
+    for leftover in (db, db.with_suffix(".duckdb.wal"), db.with_suffix(".lock")):
+        leftover.unlink(missing_ok=True)
+    cmd = [sys.executable, __file__, "--chunk-lines", str(args.chunk_lines)]
+    if args.memory_limit:
+        cmd += ["--memory-limit", args.memory_limit]
+    child = subprocess.run(
+        [*cmd, "--child", str(snapshot), str(db)], check=True, capture_output=True, text=True
+    )
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    size = snapshot.stat().st_size
+    rate = figures["received"] / figures["seconds"]
+    mb_rate = size / 1e6 / figures["seconds"]
+    print(figures["line"])
+    print(
+        f"kaggle stream: {figures['received']:,} records ({size / 1e9:.2f} GB) in "
+        f"{figures['seconds']:.0f}s = {rate:,.0f} records/s, {mb_rate:.1f} MB/s; "
+        f"peak RSS {figures['peak_rss_mib']:,.0f} MiB; chunk {args.chunk_lines:,} lines; "
+        f"DuckDB memory_limit {args.memory_limit or 'default'}; "
+        f"store {db.stat().st_size / 1e9:.2f} GB"
+    )
+    if not args.keep:
+        shutil.rmtree(args.workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""What the Research Trends DAGs share: assets, the writer pool, retry policy and run params.
+
+Not a DAG itself. The assets are nouns of the store; a task that updates one lists it in its
+``outlets`` and a downstream DAG names it in its ``schedule``. Params are defined once here so
+that every DAG's trigger form shows the same fields with the same validation.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import Asset, Param
+
+from pipeline.config import EmbeddingBackend
+
+GROUP = "research-trends"
+PAPERS = Asset(name="papers", uri="trends://store/papers", group=GROUP)
+EMBEDDINGS = Asset(name="paper_embeddings", uri="trends://store/paper_embeddings", group=GROUP)
+TOPICS = Asset(name="topics", uri="trends://store/topics", group=GROUP)
+MARTS = Asset(name="trend_marts", uri="trends://store/marts", group=GROUP)
+SITE = Asset(name="site", uri="trends://site", group=GROUP)
+PUBLISHED = Asset(name="published_database", uri="trends://published", group=GROUP)
+
+# One slot: the tasks that open the working database for writing run one at a time across
+# all DAGs (DuckDB allows one writer process). `make airflow` creates it.
+WRITER_POOL = "trends_writer"
+
+TAGS = ["research-trends"]
+
+DEFAULT_ARGS = {
+    "owner": "research-trends",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def input_path_param() -> Param:
+    """The file to ingest."""
+    return Param(
+        None,
+        type=["null", "string"],
+        title="Source file",
+        description=(
+            "Parquet, JSON Lines or CSV file of papers; a relative path is read from "
+            "TRENDS_DATA_DIR (e.g. conference_abstracts.parquet). Empty: the arXiv 2025 "
+            "cs.AI corpus."
+        ),
+    )
+
+
+def sample_param(minimum: int = 1) -> Param:
+    """A deterministic sample size."""
+    return Param(
+        None,
+        type=["null", "integer"],
+        minimum=minimum,
+        title="Sample size",
+        description=(
+            f"Keep a deterministic sample of N papers (at least {minimum}); the same N always "
+            "gives the same papers. Empty: all papers."
+        ),
+    )
+
+
+def date_param(title: str, description: str) -> Param:
+    """An optional date (YYYY-MM-DD), shown as a date picker."""
+    return Param(None, type=["null", "string"], format="date", title=title, description=description)
+
+
+def date_range_params() -> dict[str, Param]:
+    """The published-date window of an ingest."""
+    return {
+        "date_from": date_param(
+            "Published from",
+            "Ingest papers published on or after this date (YYYY-MM-DD). Empty: scheduled "
+            "runs use their data interval, manual runs every date.",
+        ),
+        "date_to": date_param(
+            "Published to",
+            "Ingest papers published on or before this date (YYYY-MM-DD), inclusive.",
+        ),
+    }
+
+
+def full_refit_param() -> Param:
+    """Refit topics from scratch instead of placing new papers."""
+    return Param(
+        False,
+        type="boolean",
+        title="Full refit",
+        description=(
+            "Refit topics from scratch (BERTopic on every embedded paper). Off: place new "
+            "papers into the current topics; the first run always fits."
+        ),
+    )
+
+
+def embedding_backend_param() -> Param:
+    """The sentence-embedding backend."""
+    return Param(
+        EmbeddingBackend.minilm.value,
+        type="string",
+        enum=[b.value for b in EmbeddingBackend],
+        title="Embedding backend",
+        description="Sentence-embedding model the papers are embedded and clustered with.",
+    )
+
+
+def embed_shards_param() -> Param:
+    """How many mapped tasks embed in parallel."""
+    return Param(
+        2,
+        type="integer",
+        minimum=1,
+        maximum=64,
+        title="Embedding shards",
+        description=(
+            "Split the papers to embed into this many Parquet shards, each embedded by its "
+            "own mapped task (in parallel on LocalExecutor slots or Celery/Kubernetes workers)."
+        ),
+    )
+
+
+def as_of_param() -> Param:
+    """The as-of date of the trend marts."""
+    return date_param(
+        "As of",
+        "Build the trends from papers published on or before this date (YYYY-MM-DD); the "
+        "month of the date counts as partial. Empty: every paper.",
+    )

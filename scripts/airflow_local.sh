@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Local Airflow 3 for Research Trends: the four processes started separately, on 127.0.0.1.
+#
+#   scripts/airflow_local.sh start    migrate the metadata DB, create the writer pool, start
+#                                     api-server, scheduler, dag-processor and triggerer in the
+#                                     background, wait until the API answers, print URL + password
+#   scripts/airflow_local.sh stop     stop exactly the processes `start` recorded (by pid)
+#   scripts/airflow_local.sh status   which recorded processes are alive
+#
+# `airflow standalone` is not used: it opens log-server ports on all interfaces. Here the
+# scheduler and triggerer skip their log servers (the API server reads task logs from disk), so
+# the API port on 127.0.0.1 is the only port that listens.
+#
+# Environment (all optional):
+#   AIRFLOW_HOME   default <repo>/airflow_home (SQLite metadata, logs/, pids/, env.sh)
+#   AIRFLOW_PORT   default 8080
+#   TRENDS_HOME    default <repo>/var; made absolute, since tasks run in other directories
+#   AIRFLOW_START_TIMEOUT  seconds to wait for the API, default 180
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN="${AIRFLOW_BIN:-$REPO/.venv/bin}"
+export AIRFLOW_HOME="$(realpath -m "${AIRFLOW_HOME:-$REPO/airflow_home}")"
+PORT="${AIRFLOW_PORT:-8080}"
+HOST=127.0.0.1
+URL="http://$HOST:$PORT"
+PIDS="$AIRFLOW_HOME/pids"
+LOGS="$AIRFLOW_HOME/logs"
+PROCESSES=(api-server scheduler dag-processor triggerer)
+POOL=trends_writer
+
+export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
+export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$LOGS"
+export AIRFLOW__API__HOST="$HOST"
+export AIRFLOW__API__PORT="$PORT"
+export AIRFLOW__API__BASE_URL="$URL"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$URL/execution/"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS:-admin:admin}"
+# SQLite takes one writer: keep the scheduler's own parallelism modest on a small machine.
+export AIRFLOW__CORE__PARALLELISM="${AIRFLOW__CORE__PARALLELISM:-8}"
+export TRENDS_HOME="$(cd "$REPO" && realpath -m "${TRENDS_HOME:-var}")"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+
+say() { echo "airflow: $*"; }
+
+# A recorded pid counts only while it is alive and still an airflow process (pids get reused).
+alive() {
+  local pid="$1"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q airflow
+}
+
+recorded_pid() { cat "$PIDS/$1.pid" 2>/dev/null || true; }
+
+running() {
+  local name
+  for name in "${PROCESSES[@]}"; do
+    alive "$(recorded_pid "$name")" && return 0
+  done
+  return 1
+}
+
+password() {
+  "$BIN/python" - "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" <<'EOF'
+import json, sys
+try:
+    with open(sys.argv[1]) as fh:
+        print(json.load(fh).get("admin", "?"))
+except OSError:
+    print("?")
+EOF
+}
+
+write_env() {
+  # For an operator's shell: `source airflow_home/env.sh` then use .venv/bin/airflow.
+  {
+    echo "# written by scripts/airflow_local.sh start"
+    env | grep -E '^(AIRFLOW_HOME|AIRFLOW__[A-Z_]+|TRENDS_HOME|HF_HUB_OFFLINE|TRANSFORMERS_OFFLINE)=' |
+      sort | sed -E "s/^([^=]+)=(.*)$/export \1='\2'/"
+  } >"$AIRFLOW_HOME/env.sh"
+}
+
+start() {
+  mkdir -p "$AIRFLOW_HOME" "$PIDS" "$LOGS"
+  if running; then
+    say "already running at $URL (pids in $PIDS); stop it with: make airflow-stop"
+    return 0
+  fi
+  if ss -ltnH "sport = :$PORT" 2>/dev/null | grep -q .; then
+    say "port $PORT is already in use; choose another with AIRFLOW_PORT=NNNN"
+    return 1
+  fi
+  local t0=$SECONDS
+  say "AIRFLOW_HOME=$AIRFLOW_HOME, TRENDS_HOME=$TRENDS_HOME, DAGs from $AIRFLOW__CORE__DAGS_FOLDER"
+  "$BIN/airflow" db migrate >"$LOGS/db-migrate.log" 2>&1 ||
+    { say "db migrate failed; see $LOGS/db-migrate.log"; tail -n 20 "$LOGS/db-migrate.log"; return 1; }
+  "$BIN/airflow" pools set "$POOL" 1 "one writer of the trends working database at a time" \
+    >"$LOGS/pools.log" 2>&1 ||
+    { say "creating pool $POOL failed; see $LOGS/pools.log"; return 1; }
+  write_env
+
+  # Each process gets its own process group (job control on), so `stop` can end its children
+  # (task supervisors, parsing processes, uvicorn workers) with it.
+  set -m
+  local name args
+  for name in "${PROCESSES[@]}"; do
+    case "$name" in
+      api-server) args=(api-server --host "$HOST" --port "$PORT") ;;
+      scheduler) args=(scheduler --skip-serve-logs) ;;
+      dag-processor) args=(dag-processor) ;;
+      triggerer) args=(triggerer --skip-serve-logs) ;;
+    esac
+    nohup "$BIN/airflow" "${args[@]}" >"$LOGS/$name.log" 2>&1 </dev/null &
+    echo $! >"$PIDS/$name.pid"
+  done
+  set +m
+
+  local deadline=$((SECONDS + ${AIRFLOW_START_TIMEOUT:-180}))
+  until curl -fsS -o /dev/null "$URL/api/v2/monitor/health" 2>/dev/null; do
+    for name in "${PROCESSES[@]}"; do
+      if ! alive "$(recorded_pid "$name")"; then
+        say "$name exited during start-up; last lines of $LOGS/$name.log:"
+        tail -n 20 "$LOGS/$name.log"
+        stop >/dev/null
+        return 1
+      fi
+    done
+    if ((SECONDS > deadline)); then
+      say "the API did not answer within ${AIRFLOW_START_TIMEOUT:-180}s; see $LOGS/api-server.log"
+      stop >/dev/null
+      return 1
+    fi
+    sleep 1
+  done
+  say "up in $((SECONDS - t0))s: api-server, scheduler, dag-processor, triggerer (pids in $PIDS)"
+  say "UI:       $URL"
+  say "login:    admin / $(password)   (from $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
+  say "logs:     $LOGS"
+  say "CLI:      source $AIRFLOW_HOME/env.sh && $BIN/airflow dags list"
+  say "stop:     make airflow-stop"
+}
+
+stop() {
+  local name pid stopped=0
+  for name in "${PROCESSES[@]}"; do
+    pid="$(recorded_pid "$name")"
+    if alive "$pid"; then
+      # the group first (children included), then the process itself should it have left it
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      stopped=$((stopped + 1))
+    fi
+  done
+  local deadline=$((SECONDS + 30))
+  for name in "${PROCESSES[@]}"; do
+    pid="$(recorded_pid "$name")"
+    [[ -z "$pid" ]] && continue
+    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.5; done
+    if alive "$pid"; then
+      say "$name (pid $pid) ignored SIGTERM; killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    # members of its group still winding down (a task, a parsing process) go with it
+    local member
+    for member in $(pgrep -g "$pid" 2>/dev/null || true); do
+      alive "$member" && kill -KILL "$member" 2>/dev/null || true
+    done
+    rm -f "$PIDS/$name.pid"
+  done
+  say "stopped $stopped process(es)"
+}
+
+status() {
+  local name pid
+  for name in "${PROCESSES[@]}"; do
+    pid="$(recorded_pid "$name")"
+    if alive "$pid"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; fi
+  done
+  running && echo "UI: $URL" || true
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
