@@ -217,3 +217,41 @@ def test_readers_are_never_blocked_during_a_run(home):
     assert "placed 100 papers" in out
     with duckdb.connect(str(home / "trends.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from papers").fetchone()[0] == SAMPLE + 100
+
+
+def test_as_of_marts_are_reproducible_and_ignore_later_papers(home, tmp_path):
+    import pandas as pd
+
+    cut = "2025-10-01"
+    marts = ["corpus_periods", "topic_shares", "theme_shares", "series_growth", "series_status",
+             "mart_builds"]  # fmt: skip
+
+    def snapshot() -> dict:
+        with duckdb.connect(str(home / "work" / "trends.duckdb"), read_only=True) as con:
+            return {m: con.execute(f"select * from {m} order by all").df() for m in marts}
+
+    assert trends(home, "analyze", "--as-of", cut).returncode == 0
+    first = snapshot()
+    assert first["topic_shares"]["period_start"].max() <= pd.Timestamp(cut)
+    assert trends(home, "analyze", "--as-of", cut).returncode == 0
+    second = snapshot()
+    for m in marts:
+        pd.testing.assert_frame_equal(first[m], second[m], obj=m)
+    # 30 real papers published after the cut, not yet in the store
+    with duckdb.connect(str(home / "work" / "trends.duckdb"), read_only=True) as con:
+        known = {r[0] for r in con.execute("select paper_id from papers").fetchall()}
+    rows = pd.read_parquet(ARXIV)
+    rows = rows[(rows["published"] > "2025-11-01") & ~("arxiv:" + rows["arxiv_id"]).isin(known)]
+    later = tmp_path / "later.parquet"
+    rows.head(30).to_parquet(later)
+    for args in (
+        ["ingest", "file", str(later)],
+        ["embed"],
+        ["topics"],
+        ["analyze", "--as-of", cut],
+    ):
+        proc = trends(home, *args)
+        assert proc.returncode == 0, (args, proc.stderr)
+    third = snapshot()
+    for m in marts:
+        pd.testing.assert_frame_equal(first[m], third[m], obj=m)
