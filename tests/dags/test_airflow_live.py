@@ -195,6 +195,7 @@ def test_operator_sees_the_trigger_form(live, tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (make setup installs it)")
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -207,8 +208,18 @@ def test_operator_sees_the_trigger_form(live, tmp_path):
             page.get_by_label("Username").fill("admin")
             page.get_by_label("Password").fill(live.password)
             page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"{live.url}/**")
-            page.goto(f"{live.url}/dags/trends_ingest", wait_until="networkidle")
+            # Signing in redirects (token, then the UI's own routing): wait until the login form
+            # is gone, and retry the navigation if a late redirect interrupts it.
+            page.get_by_label("Password").wait_for(state="detached", timeout=60_000)
+            page.wait_for_load_state("networkidle")
+            for attempt in range(5):
+                try:
+                    page.goto(f"{live.url}/dags/trends_ingest", wait_until="networkidle")
+                    break
+                except PlaywrightError as exc:
+                    if "interrupted by another navigation" not in str(exc) or attempt == 4:
+                        raise
+                    page.wait_for_load_state("networkidle")
             page.get_by_role("button", name="Trigger").first.click()
             dialog = page.get_by_role("dialog")
             dialog.get_by_text("Sample size").wait_for()
