@@ -3,10 +3,11 @@
 Writes ``arxiv-metadata-oai-snapshot.json`` under a work folder in /tmp from the real cs.AI rows
 (``$TRENDS_DATA_DIR/arxiv_cs_ai_2025.parquet``), replicated with new arXiv ids until the file
 reaches the target size, then runs the function behind ``trends ingest kaggle``
-(:func:`pipeline.harvest.ingest_kaggle`) in a child process and reports records/s and the
+(:func:`pipeline.harvest.ingest_kaggle`, through the same writer and settings, so with the
+product's ``TRENDS_DUCKDB_MEMORY_LIMIT``) in a child process and reports records/s and the
 child's peak resident memory (``resource.getrusage``). Not a test: run it by hand.
 
-    .venv/bin/python benchmarks/kaggle_stream.py [--size-gb 1.0] [--chunk-lines 20000]
+    .venv/bin/python benchmarks/kaggle_stream.py [--size-gb 1.0] [--chunk-lines 5000]
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 SEQ_PER_MONTH = 99_999
+DEFAULT_CHUNK_LINES = 5_000
 
 
 def new_id(k: int) -> str:
@@ -92,15 +94,16 @@ def write_snapshot(path: Path, target_bytes: int, data_dir: Path) -> tuple[int, 
     return k, path.stat().st_size
 
 
-def ingest_child(snapshot: Path, db: Path, chunk_lines: int, memory_limit: str | None) -> None:
+def ingest_child(snapshot: Path, home: Path, chunk_lines: int, memory_limit: str | None) -> None:
     """Child process: ingest the file into a fresh store, print figures as JSON."""
+    from pipeline.config import load_settings
     from pipeline.harvest import ingest_kaggle
-    from pipeline.store import open_writer
+    from pipeline.runner import writer
 
+    overrides = {"duckdb_memory_limit": memory_limit} if memory_limit else {}
+    settings = load_settings(home=home, **overrides)
     started = time.perf_counter()
-    with open_writer(db) as store:
-        if memory_limit:  # DuckDB's buffer pool (a cache of the store's pages) stays below it
-            store.execute("set memory_limit = ?", [memory_limit])
+    with writer(settings) as store:
         summary = ingest_kaggle(store, snapshot, chunk_lines=chunk_lines)
         n_papers = store.scalar("select count(*) from papers")
     seconds = time.perf_counter() - started
@@ -113,6 +116,8 @@ def ingest_child(snapshot: Path, db: Path, chunk_lines: int, memory_limit: str |
                 "papers": n_papers,
                 "seconds": seconds,
                 "peak_rss_mib": peak_kib / 1024,
+                "memory_limit": settings.duckdb_memory_limit,
+                "store_bytes": settings.work_db.stat().st_size,
             }
         )
     )
@@ -122,16 +127,17 @@ def main() -> None:
     """Write the snapshot (unless one of the size is there), then time the ingest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-gb", type=float, default=1.0)
-    parser.add_argument("--chunk-lines", type=int, default=20_000)
+    parser.add_argument("--chunk-lines", type=int, default=DEFAULT_CHUNK_LINES)
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "trends-kaggle-bench"
     )
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument(
-        "--memory-limit", help="DuckDB memory_limit for the ingest, e.g. 1GB (default: DuckDB's)"
+        "--memory-limit",
+        help="DuckDB memory_limit, e.g. 512MB (default: TRENDS_DUCKDB_MEMORY_LIMIT's)",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the file and the store.")
-    parser.add_argument("--child", nargs=2, metavar=("SNAPSHOT", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, metavar=("SNAPSHOT", "HOME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         ingest_child(Path(args.child[0]), Path(args.child[1]), args.chunk_lines, args.memory_limit)
@@ -147,14 +153,13 @@ def main() -> None:
         n, size = write_snapshot(snapshot, target, args.data_dir)
         took = time.perf_counter() - t0
         print(f"wrote {snapshot}: {n:,} records, {size / 1e9:.2f} GB in {took:.0f}s")
-    db = args.workdir / "bench.duckdb"
-    for leftover in (db, db.with_suffix(".duckdb.wal"), db.with_suffix(".lock")):
-        leftover.unlink(missing_ok=True)
+    home = args.workdir / "home"
+    shutil.rmtree(home, ignore_errors=True)
     cmd = [sys.executable, __file__, "--chunk-lines", str(args.chunk_lines)]
     if args.memory_limit:
         cmd += ["--memory-limit", args.memory_limit]
     child = subprocess.run(
-        [*cmd, "--child", str(snapshot), str(db)], check=True, capture_output=True, text=True
+        [*cmd, "--child", str(snapshot), str(home)], check=True, capture_output=True, text=True
     )
     figures = json.loads(child.stdout.strip().splitlines()[-1])
     size = snapshot.stat().st_size
@@ -165,8 +170,8 @@ def main() -> None:
         f"kaggle stream: {figures['received']:,} records ({size / 1e9:.2f} GB) in "
         f"{figures['seconds']:.0f}s = {rate:,.0f} records/s, {mb_rate:.1f} MB/s; "
         f"peak RSS {figures['peak_rss_mib']:,.0f} MiB; chunk {args.chunk_lines:,} lines; "
-        f"DuckDB memory_limit {args.memory_limit or 'default'}; "
-        f"store {db.stat().st_size / 1e9:.2f} GB"
+        f"DuckDB memory_limit {figures['memory_limit']}; "
+        f"store {figures['store_bytes'] / 1e9:.2f} GB"
     )
     if not args.keep:
         shutil.rmtree(args.workdir, ignore_errors=True)

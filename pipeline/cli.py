@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.config import EmbeddingBackend, Settings, load_settings
+from pipeline.sources.kaggle import DEFAULT_CHUNK_LINES as KAGGLE_CHUNK_LINES
 
 app = typer.Typer(
     help="Research Trends: topics and trends of research abstracts.",
@@ -308,7 +309,7 @@ def ingest_kaggle_cmd(
     full: FullOpt = False,
     chunk_lines: Annotated[
         int, typer.Option(min=1, help="Lines read, validated and stored per transaction.")
-    ] = 20_000,
+    ] = KAGGLE_CHUNK_LINES,
 ) -> None:
     """Stream the Kaggle arXiv snapshot in chunks (bounded memory, resumable)."""
     from pipeline.harvest import ingest_kaggle

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     themes_file: Path = Field(
         REPO_ROOT / "themes" / "themes.toml", description="Themes the report follows."
     )
+    duckdb_memory_limit: str = Field(
+        "256MB",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
+        description=(
+            "DuckDB's buffer pool limit for writers (e.g. 512MB, 2GB); DuckDB spills to disk "
+            "beyond it, so large ingests run in bounded memory."
+        ),
+    )
 
     @property
     def work_db(self) -> Path:

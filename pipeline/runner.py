@@ -43,7 +43,9 @@ EmbedProgress = Callable[[int, int], None]
 @contextmanager
 def writer(settings: Settings) -> Iterator[Store]:
     """The working database, migrated, with the writer lock held."""
-    with open_writer(settings.work_db, settings.lock_file) as store:
+    with open_writer(
+        settings.work_db, settings.lock_file, memory_limit=settings.duckdb_memory_limit
+    ) as store:
         yield store
 
 

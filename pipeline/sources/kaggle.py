@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-DEFAULT_CHUNK_LINES = 20_000
+DEFAULT_CHUNK_LINES = 5_000
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from pipeline.faults import crash_point
 from pipeline.store.sqlfiles import load_sql, schema_migrations, split_statements
 
 Params = Mapping[str, Any] | Sequence[Any] | None
@@ -30,11 +31,12 @@ class Store:
     Use :func:`open_writer` or :func:`open_reader` rather than the constructor.
     """
 
-    def __init__(self, path: Path, *, read_only: bool) -> None:
+    def __init__(self, path: Path, *, read_only: bool, memory_limit: str | None = None) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        config = {"memory_limit": memory_limit} if memory_limit else {}
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise StoreLockedError(
                 f"cannot open {self.path}: {exc}. Query the published copy with `trends sql`."
@@ -79,7 +81,9 @@ class Store:
             self.con.execute("rollback")
             raise
         else:
+            crash_point("before_commit")  # test-only crash points (pipeline/faults.py)
             self.con.execute("commit")
+            crash_point("middle")
 
     def execute(self, sql: str, params: Params = None) -> None:
         """Execute one statement with bound parameters."""
@@ -145,6 +149,7 @@ class Store:
         if self.read_only:
             raise RuntimeError("publish from the writer's connection")
         self.checkpoint()
+        crash_point("middle")
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
@@ -153,6 +158,7 @@ class Store:
             os.chmod(tmp, 0o444)
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
+            crash_point("before_commit")
             tmp.replace(dest)
         finally:
             tmp.unlink(missing_ok=True)
@@ -192,12 +198,18 @@ def _writer_lock(lock_path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def open_writer(path: Path, lock_path: Path | None = None) -> Iterator[Store]:
-    """Open the working database for writing, migrated, holding the writer lock."""
+def open_writer(
+    path: Path, lock_path: Path | None = None, *, memory_limit: str | None = None
+) -> Iterator[Store]:
+    """Open the working database for writing, migrated, holding the writer lock.
+
+    ``memory_limit`` caps DuckDB's buffer pool (its cache of the database's pages, which
+    otherwise grows up to 80% of RAM while a large ingest writes); DuckDB spills beyond it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _writer_lock(lock_path or path.with_suffix(".lock")):
-        store = Store(path, read_only=False)
+        store = Store(path, read_only=False, memory_limit=memory_limit)
         try:
             store.migrate()
             yield store

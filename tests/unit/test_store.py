@@ -69,3 +69,25 @@ def test_reader_of_missing_database_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="trends run"):
         with open_reader(tmp_path / "nope.duckdb"):
             pass
+
+
+def test_writers_cap_duckdbs_buffer_pool(tmp_path):
+    from pipeline.config import load_settings
+    from pipeline.runner import writer
+
+    settings = load_settings(home=tmp_path, duckdb_memory_limit="256MB")
+    with writer(settings) as s:
+        limit = s.scalar("select current_setting('memory_limit')")
+    assert limit.endswith("MiB") and 200 < float(limit.split()[0]) <= 256
+    with open_writer(tmp_path / "default.duckdb") as s:  # no limit given: DuckDB's own default
+        assert s.scalar("select current_setting('memory_limit')") != limit
+
+
+@pytest.mark.parametrize("value", ["lots", "1 TB", "-1GB", "1GB; drop table papers"])
+def test_a_bad_memory_limit_is_refused_with_its_name(value):
+    from pydantic import ValidationError
+
+    from pipeline.config import load_settings
+
+    with pytest.raises(ValidationError, match="duckdb_memory_limit"):
+        load_settings(duckdb_memory_limit=value)
