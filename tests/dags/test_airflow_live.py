@@ -4,7 +4,10 @@
 127.0.0.1 in a temporary AIRFLOW_HOME and a free port. The test triggers `trends_ingest` on a
 60-paper slice with the official `apache-airflow-client`, waits for the asset-scheduled
 `trends_topics` and `trends_report` runs, and checks that the published database and the site
-changed, while a separate process keeps querying the published database. It then stops exactly
+changed, while a separate process keeps querying the published database. Then an operator's
+browser (headless Debian chromium) signs in, opens the trigger form of `trends_ingest`, changes
+the sample size and date window, triggers, and sees the run succeed; the downstream runs it starts
+succeed and the published database holds the form's selection. The fixture then stops exactly
 the processes the script recorded.
 """
 
@@ -20,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import duckdb
 import httpx
@@ -31,9 +35,11 @@ SCRIPT = REPO / "scripts" / "airflow_local.sh"
 SAMPLE = 60
 PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
 DAG_IDS = {"trends_ingest", "trends_topics", "trends_report", "research_trends"}
-# Bounds so that a broken run fails instead of hanging; nothing asserts on durations.
+# Bounds so that a broken run fails instead of hanging; nothing asserts on durations. The tests
+# that wait for whole DAG runs get more than pytest's default timeout (a loaded machine is slow).
 WAIT_DAGS_S = 300
 WAIT_RUNS_S = 1200
+LONG_TEST_S = 3000
 
 READER = """
 import json, os, sys, time
@@ -190,47 +196,11 @@ def test_the_api_rejects_bad_params_with_a_clear_message(api, dag_id, conf, mess
     assert message in json.loads(info.value.body)["detail"]
 
 
-@pytest.mark.browser
-def test_operator_sees_the_trigger_form(live, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Debian's chromium is not installed (make setup installs it)")
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.goto(f"{live.url}/", wait_until="networkidle")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill(live.password)
-            page.get_by_role("button", name="Sign in").click()
-            # Signing in redirects (token, then the UI's own routing): wait until the login form
-            # is gone, and retry the navigation if a late redirect interrupts it.
-            page.get_by_label("Password").wait_for(state="detached", timeout=60_000)
-            page.wait_for_load_state("networkidle")
-            for attempt in range(5):
-                try:
-                    page.goto(f"{live.url}/dags/trends_ingest", wait_until="networkidle")
-                    break
-                except PlaywrightError as exc:
-                    if "interrupted by another navigation" not in str(exc) or attempt == 4:
-                        raise
-                    page.wait_for_load_state("networkidle")
-            page.get_by_role("button", name="Trigger").first.click()
-            dialog = page.get_by_role("dialog")
-            dialog.get_by_text("Sample size").wait_for()
-            text = dialog.inner_text()
-            page.screenshot(path=str(tmp_path / "trigger_form.png"))
-        finally:
-            browser.close()
-    for label in ("Source file", "Sample size", "Published from", "Published to"):
-        assert label in text
-    assert "relative path is read from TRENDS_DATA_DIR" in text
-    assert "Source file\n*" not in text  # optional: empty means the default corpus
+def test_the_api_refuses_requests_without_a_valid_token(live):
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        response = httpx.get(f"{live.url}/api/v2/dags", headers=headers, timeout=30)
+        assert response.status_code in (401, 403), (headers, response.status_code)
+        assert "dags" not in response.json()
 
 
 def wait_for_dags(api) -> None:
@@ -248,8 +218,18 @@ def wait_for_dags(api) -> None:
     raise AssertionError(f"DAGs not parsed in time; found {found}")
 
 
-def wait_for_run(api, dag_id: str, *, run_id: str | None = None, run_type: str | None = None):
-    """The run (by id, or the first of a type) once it has finished; fails on a failed run."""
+def wait_for_run(
+    api,
+    dag_id: str,
+    *,
+    run_id: str | None = None,
+    run_type: str | None = None,
+    exclude: frozenset[str] = frozenset(),
+):
+    """The run (by id, or the first of a type not in ``exclude``) once it has finished.
+
+    Fails on a failed run.
+    """
     from airflow_client.client.api.dag_run_api import DagRunApi
     from airflow_client.client.api.task_instance_api import TaskInstanceApi
 
@@ -257,8 +237,10 @@ def wait_for_run(api, dag_id: str, *, run_id: str | None = None, run_type: str |
     while time.monotonic() < deadline:
         runs = DagRunApi(api).get_dag_runs(dag_id, limit=50).dag_runs
         for run in runs:
-            if (run_id and run.dag_run_id != run_id) or (
-                run_type and str(run.run_type.value) != run_type
+            if (
+                (run_id and run.dag_run_id != run_id)
+                or (run_type and str(run.run_type.value) != run_type)
+                or run.dag_run_id in exclude
             ):
                 continue
             state = str(run.state.value)
@@ -272,6 +254,7 @@ def wait_for_run(api, dag_id: str, *, run_id: str | None = None, run_type: str |
     raise AssertionError(f"no finished {dag_id} run in time")
 
 
+@pytest.mark.timeout(LONG_TEST_S)
 def test_ingest_triggers_topics_and_report_while_readers_keep_reading(live, api, tmp_path):
     from airflow_client.client.api.dag_api import DAGApi
     from airflow_client.client.api.dag_run_api import DagRunApi
@@ -339,3 +322,165 @@ def test_ingest_triggers_topics_and_report_while_readers_keep_reading(live, api,
         assert con.execute("select count(*) from topic_shares").fetchone()[0] > 0
     assert site_index.is_file()
     assert not any((live.trends_home / "work" / "shards").glob("*/*.parquet"))
+
+
+def goto(page, url: str) -> None:
+    """Open ``url``; a late redirect of the sign-in may interrupt the load, so retry then."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    for attempt in range(5):
+        try:
+            page.goto(url, wait_until="networkidle")
+            return
+        except PlaywrightError as exc:
+            if "interrupted by another navigation" not in str(exc) or attempt == 4:
+                raise
+            page.wait_for_load_state("networkidle")
+
+
+def published_counts(path: Path) -> tuple[int, int]:
+    """Papers in the published database: all of them, and those published before UI_FROM."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        total = con.execute("select count(*) from papers").fetchone()[0]
+        earlier = con.execute(
+            "select count(*) from papers where published < ?", [UI_FROM]
+        ).fetchone()[0]
+    return total, earlier
+
+
+# What the operator changes in the trigger form: another sample size than the API test's, drawn
+# from a narrower window. Sampling keeps the papers whose keys hash lowest among those in the
+# window, so the papers of an earlier larger-window sample that fall in the window are among
+# them: afterwards exactly UI_SAMPLE papers lie in the window and the earlier ones are kept.
+UI_SAMPLE = 80
+UI_FROM, UI_TO = "2025-06-01", "2025-12-31"
+# checked before the module's fixture starts Airflow, so a missing browser costs nothing
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make setup)")
+@pytest.mark.timeout(LONG_TEST_S)
+def test_operator_triggers_ingest_from_the_trigger_form_and_every_dag_succeeds(live, api, tmp_path):
+    """The operator's path: sign in, open trends_ingest, change the form, trigger, see success.
+
+    Runs after the API test of this module (file order) and only looks at the runs it starts,
+    so it passes alone too (`-k browser`); then the form's "unpause on trigger" unpauses.
+    """
+    from airflow_client.client.api.dag_api import DAGApi
+    from airflow_client.client.api.dag_run_api import DagRunApi
+    from playwright.sync_api import expect, sync_playwright
+
+    wait_for_dags(api)
+    runs = DagRunApi(api)
+    earlier = {
+        dag_id: frozenset(r.dag_run_id for r in runs.get_dag_runs(dag_id, limit=100).dag_runs)
+        for dag_id in ("trends_ingest", "trends_topics", "trends_report")
+    }
+    published = live.trends_home / "trends.duckdb"
+    _, before_window = published_counts(published)
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1300, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"{live.url}/", wait_until="networkidle")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill(live.password)
+            page.get_by_role("button", name="Sign in").click()
+            # Signing in redirects (token, then the UI's own routing): wait until the login form
+            # is gone before navigating; goto retries should a late redirect interrupt it.
+            page.get_by_label("Password").wait_for(state="detached")
+            page.wait_for_load_state("networkidle")
+            goto(page, f"{live.url}/dags/trends_ingest")
+
+            page.get_by_role("button", name="Trigger").first.click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("Sample size").wait_for()
+            form_text = dialog.inner_text()
+            # The number field is labelled; the date fields are found by their param names
+            # (Airflow's form labels point at other ids for them).
+            dialog.get_by_role("spinbutton", name="Sample size").fill(str(UI_SAMPLE))
+            dialog.locator("#element_date_from").fill(UI_FROM)
+            dialog.locator("#element_date_to").fill(UI_TO)
+            page.screenshot(path=str(shots / "1_trigger_form.png"))
+            dialog.get_by_test_id("trigger-dag-submit").click()
+
+            # The UI opens the new run's page; its header shows the run's state.
+            page.wait_for_url(f"{live.url}/dags/trends_ingest/runs/manual__*")
+            run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
+            assert run_id not in earlier["trends_ingest"]
+            state = page.get_by_test_id("header-card").get_by_test_id("state-badge")
+            shown = wait_for_state_shown(page, state, "Success")
+            if shown == "Success":  # reloaded, the task's row agrees with the header
+                goto(page, page.url)
+                expect(state).to_have_text("Success", timeout=60_000)
+                task_row = page.locator("tbody tr").filter(has_text="ingest")
+                expect(task_row).to_contain_text("Success", timeout=60_000)
+            page.screenshot(path=str(shots / "2_run_succeeded.png"))
+        finally:
+            browser.close()
+    assert shown == "Success"
+    for label in ("Source file", "Sample size", "Published from", "Published to"):
+        assert label in form_text
+    assert "relative path is read from TRENDS_DATA_DIR" in form_text
+    assert "Source file\n*" not in form_text  # optional: empty means the default corpus
+
+    # The run the browser saw is the manual run from the UI, with the changed parameters.
+    run = wait_for_run(api, "trends_ingest", run_id=run_id)
+    assert str(run.run_type.value) == "manual"
+    assert str(run.triggered_by.value) == "ui"
+    assert run.conf["sample"] == UI_SAMPLE
+    assert (run.conf["date_from"], run.conf["date_to"]) == (UI_FROM, UI_TO)
+    assert not run.conf.get("input_path")  # empty field: the default corpus
+    assert DAGApi(api).get_dag("trends_ingest").is_paused is False
+
+    # Its papers asset event starts trends_topics, whose topics event starts trends_report.
+    topics = wait_for_run(
+        api, "trends_topics", run_type="asset_triggered", exclude=earlier["trends_topics"]
+    )
+    events = runs.get_upstream_asset_events("trends_topics", topics.dag_run_id).asset_events
+    assert ("trends_ingest", run_id) in {(e.source_dag_id, e.source_run_id) for e in events}
+    report = wait_for_run(
+        api, "trends_report", run_type="asset_triggered", exclude=earlier["trends_report"]
+    )
+    events = runs.get_upstream_asset_events("trends_report", report.dag_run_id).asset_events
+    assert ("trends_topics", topics.dag_run_id) in {
+        (e.source_dag_id, e.source_run_id) for e in events
+    }
+
+    # The published database holds the form's sample in the form's window, and what an
+    # earlier run published before the window is still there.
+    total, still_before_window = published_counts(published)
+    assert still_before_window == before_window
+    assert total == before_window + UI_SAMPLE
+    with duckdb.connect(str(published), read_only=True) as con:
+        in_window = con.execute(
+            "select count(*) from papers where published between ? and ?", [UI_FROM, UI_TO]
+        ).fetchone()[0]
+        assert in_window == UI_SAMPLE
+        assert con.execute("select count(*) from paper_embeddings").fetchone()[0] == total
+    assert (live.trends_home / "site" / "index.html").is_file()
+
+
+def wait_for_state_shown(page, badge, wanted: str) -> str:
+    """The state the page's badge shows once it is ``wanted`` or a finished other state.
+
+    The run page refreshes itself while the run is active; reloading now and then makes the
+    wait independent of that.
+    """
+    finished = {wanted, "Failed", "Success", "Skipped", "Upstream Failed"}
+    deadline = time.monotonic() + WAIT_RUNS_S
+    while time.monotonic() < deadline:
+        for _ in range(15):
+            text = badge.inner_text().strip() if badge.count() else ""
+            if text in finished:
+                return text
+            time.sleep(2)
+        goto(page, page.url)
+    raise AssertionError(f"the run page did not show {wanted} in time")
