@@ -80,11 +80,16 @@ def match_topics(
     prev_ids = [int(t) for t in prev_topics["topic_id"]]
     a = np.stack([np.asarray(c, np.float32) for c in prev_topics["centroid"]])
     b = np.stack([np.asarray(c, np.float32) for c in new_topics["centroid"]])
-    cosine = a @ b.T
     dice, flow = _dice_matrix(
         prev_assign[prev_assign != -1], new_assign[new_assign != -1], prev_ids, new_ids
     )
-    score = 0.5 * cosine + 0.5 * dice if flow.sum() else cosine
+    if a.shape[1] != b.shape[1]:
+        # Fits on different embedding backends (384-d MiniLM, 256-d static): the centroids live
+        # in different spaces, so only the shared papers can match topics.
+        score = dice
+    else:
+        cosine = a @ b.T
+        score = 0.5 * cosine + 0.5 * dice if flow.sum() else cosine
     rows, cols = linear_sum_assignment(-score)
     prev_stable = dict(zip(prev_ids, prev_topics["stable_id"], strict=True))
     ids: dict[int, str] = {}

@@ -28,12 +28,14 @@ from pipeline.embed import (
     model_name,
     plan_embedding_shards,
 )
+from pipeline.faults import in_stage
 from pipeline.ingest import ingest_file
 from pipeline.publish import publish_database
 from pipeline.report.site import render_site
 from pipeline.store import Store, open_writer
 from pipeline.themes import assign_themes, load_themes
-from pipeline.topics import current_topic_run, fit_and_store, place_new_papers
+from pipeline.topic_update import place_new_papers
+from pipeline.topics import current_topic_run, fit_and_store
 from pipeline.trends import build_marts
 
 Say = Callable[[str], None]
@@ -49,6 +51,7 @@ def writer(settings: Settings) -> Iterator[Store]:
         yield store
 
 
+@in_stage("ingest")
 def ingest_stage(
     store: Store, settings: Settings, inputs: Sequence[Path] = (), sample: int | None = None
 ) -> list[str]:
@@ -57,6 +60,7 @@ def ingest_stage(
     return [ingest_file(store, Path(p), sample=sample).line() for p in paths]
 
 
+@in_stage("embed")
 def embed_stage(store: Store, settings: Settings, progress: EmbedProgress | None = None) -> str:
     """Embed papers that have no current embedding."""
     return embed_new_papers(
@@ -64,14 +68,24 @@ def embed_stage(store: Store, settings: Settings, progress: EmbedProgress | None
     ).line()
 
 
+@in_stage("topics")
 def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str:
     """Fit topics (full, or when no fit exists) or place new papers into the current fit."""
     model = model_name(settings.embedding_backend)
-    if full or current_topic_run(store) is None:
+    current = current_topic_run(store)
+    if full or current is None:
         return fit_and_store(store, model, settings.seed).line()
+    fitted = store.scalar("select model from topic_runs where topic_run_id = ?", [current])
+    if fitted != model:
+        # Vectors of another backend cannot be placed into this fit's centroids.
+        raise ValueError(
+            f"the current topic fit {current} was made with {fitted}, not {model}: use that"
+            " fit's backend, or refit with `trends topics --full` on this one"
+        )
     return place_new_papers(store, model).line()
 
 
+@in_stage("analyze")
 def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -> str:
     """Score papers against the themes file, then rebuild the trend marts."""
     backend = settings.embedding_backend
@@ -84,11 +98,13 @@ def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -
     return f"{themes.line()}; {build_marts(store, as_of).line()}"
 
 
+@in_stage("report")
 def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) -> str:
     """Render the static site (atomically swapped in)."""
     return render_site(store, out_dir or settings.site_dir).line()
 
 
+@in_stage("publish")
 def publish_stage(store: Store, settings: Settings) -> str:
     """Publish the read-only database copy."""
     return publish_database(store, settings.published_db).line()
@@ -236,6 +252,7 @@ class IngestOutcome:
     changed: int
 
 
+@in_stage("ingest")
 def ingest_request_stage(store: Store, settings: Settings, request: IngestRequest) -> IngestOutcome:
     """Ingest what a request names; ``changed`` counts new and updated papers."""
     summaries = [
