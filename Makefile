@@ -31,6 +31,8 @@ setup: $(BIN)/python ## create .venv and install everything (uv when present, el
 	else \
 	  $(BIN)/pip install -c constraints.txt -e '.[dev]'; \
 	fi
+	@# the onnx and static embedding models, built offline from the packaged MiniLM (skipped when valid)
+	$(BIN)/trends models build
 	@$(MAKE) --no-print-directory browser
 	@$(BIN)/trends --help >/dev/null && echo "setup: ok ($$($(BIN)/python -c 'import torch, duckdb, bertopic; print("torch", torch.__version__, "duckdb", duckdb.__version__, "bertopic", bertopic.__version__)'))"
 
@@ -61,6 +63,12 @@ lint: ## ruff lint and format check
 format: ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+SCALE_PAPERS ?= 1000000
+
+.PHONY: scale
+scale: ## not in CI: ingest + analyse SCALE_PAPERS (1M) Kaggle-format papers; time/100k, peak RSS per stage
+	nice $(BIN)/python benchmarks/scale.py --papers $(SCALE_PAPERS)
 
 airflow: ## local Airflow 3 UI+API on 127.0.0.1:8080 (AIRFLOW_PORT), LocalExecutor, airflow_home/
 	@scripts/airflow_local.sh start

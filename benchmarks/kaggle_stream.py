@@ -5,16 +5,15 @@ Writes ``arxiv-metadata-oai-snapshot.json`` under a work folder in /tmp from the
 reaches the target size, then runs the function behind ``trends ingest kaggle``
 (:func:`pipeline.harvest.ingest_kaggle`, through the same writer and settings, so with the
 product's ``TRENDS_DUCKDB_MEMORY_LIMIT``) in a child process and reports records/s and the
-child's peak resident memory (``resource.getrusage``). Not a test: run it by hand.
+child's peak resident memory (:func:`peak_rss_mib`). Not a test: run it by hand.
 
-    .venv/bin/python benchmarks/kaggle_stream.py [--size-gb 1.0] [--chunk-lines 5000]
+    .venv/bin/python benchmarks/kaggle_stream.py [--size-gb 1.0 | --papers N] [--chunk-lines 5000]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -72,8 +71,10 @@ def kaggle_lines(rows: list[dict]) -> list[dict]:
     return out
 
 
-def write_snapshot(path: Path, target_bytes: int, data_dir: Path) -> tuple[int, int]:
-    """Write the file until it holds ``target_bytes``; return (records, bytes)."""
+def write_snapshot(
+    path: Path, target_bytes: int, data_dir: Path, papers: int | None = None
+) -> tuple[int, int]:
+    """Write the file until it holds ``target_bytes`` (or ``papers`` records); return both."""
     import pandas as pd
 
     frame = pd.read_parquet(data_dir / "arxiv_cs_ai_2025.parquet")
@@ -84,7 +85,7 @@ def write_snapshot(path: Path, target_bytes: int, data_dir: Path) -> tuple[int, 
     templates = kaggle_lines(rows)
     written = k = 0
     with path.open("w", encoding="utf-8") as fh:
-        while written < target_bytes:
+        while written < target_bytes if papers is None else k < papers:
             obj = templates[k % len(templates)]
             obj["id"] = new_id(k)
             line = json.dumps(obj, ensure_ascii=False) + "\n"
@@ -92,6 +93,18 @@ def write_snapshot(path: Path, target_bytes: int, data_dir: Path) -> tuple[int, 
             written += len(line.encode("utf-8"))
             k += 1
     return k, path.stat().st_size
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process since it started (VmHWM), in MiB.
+
+    Not ``getrusage``'s ``ru_maxrss``: Linux carries the parent's resident size at fork into a
+    child's ``ru_maxrss`` across exec, so a child of a big parent would report the parent's.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 
 def ingest_child(snapshot: Path, home: Path, chunk_lines: int, memory_limit: str | None) -> None:
@@ -107,7 +120,6 @@ def ingest_child(snapshot: Path, home: Path, chunk_lines: int, memory_limit: str
         summary = ingest_kaggle(store, snapshot, chunk_lines=chunk_lines)
         n_papers = store.scalar("select count(*) from papers")
     seconds = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(
         json.dumps(
             {
@@ -115,7 +127,7 @@ def ingest_child(snapshot: Path, home: Path, chunk_lines: int, memory_limit: str
                 "received": summary.received,
                 "papers": n_papers,
                 "seconds": seconds,
-                "peak_rss_mib": peak_kib / 1024,
+                "peak_rss_mib": peak_rss_mib(),
                 "memory_limit": settings.duckdb_memory_limit,
                 "store_bytes": settings.work_db.stat().st_size,
             }
@@ -127,6 +139,7 @@ def main() -> None:
     """Write the snapshot (unless one of the size is there), then time the ingest."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-gb", type=float, default=1.0)
+    parser.add_argument("--papers", type=int, help="Write this many papers (not --size-gb).")
     parser.add_argument("--chunk-lines", type=int, default=DEFAULT_CHUNK_LINES)
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "trends-kaggle-bench"
@@ -144,13 +157,17 @@ def main() -> None:
         return
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    snapshot = args.workdir / "arxiv-metadata-oai-snapshot.json"
+    snapshot = args.workdir / (
+        f"arxiv-snapshot-{args.papers}-papers.json"
+        if args.papers
+        else "arxiv-metadata-oai-snapshot.json"
+    )
     target = int(args.size_gb * 1e9)
-    if snapshot.exists() and snapshot.stat().st_size >= target:
+    if snapshot.exists() and (args.papers or snapshot.stat().st_size >= target):
         print(f"using {snapshot} ({snapshot.stat().st_size / 1e9:.2f} GB)")
     else:
         t0 = time.perf_counter()
-        n, size = write_snapshot(snapshot, target, args.data_dir)
+        n, size = write_snapshot(snapshot, target, args.data_dir, args.papers)
         took = time.perf_counter() - t0
         print(f"wrote {snapshot}: {n:,} records, {size / 1e9:.2f} GB in {took:.0f}s")
     home = args.workdir / "home"

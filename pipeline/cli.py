@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from datetime import date, datetime
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.config import EmbeddingBackend, Settings, load_settings
 from pipeline.sources.kaggle import DEFAULT_CHUNK_LINES as KAGGLE_CHUNK_LINES
@@ -28,10 +30,20 @@ themes_app = typer.Typer(
     help="Themes the report follows (themes/themes.toml).", no_args_is_help=True
 )
 app.add_typer(themes_app, name="themes")
-console = Console(stderr=True)
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+models_app = typer.Typer(
+    help="Embedding models built offline from the packaged MiniLM (onnx, static).",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+# Printed text holds data (titles, paths, source names): no console markup or emoji codes in it.
+console = Console(stderr=True, markup=False, emoji=False)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
 
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="State folder (env TRENDS_HOME).")]
+BackendOpt = Annotated[
+    EmbeddingBackend | None,
+    typer.Option("--backend", help="Embedding backend (env TRENDS_EMBEDDING_BACKEND)."),
+]
 
 
 class _Ctx:
@@ -60,8 +72,13 @@ def main(
     )
 
 
+def _with_backend(settings: Settings, backend: EmbeddingBackend | None) -> Settings:
+    """The settings with a command's --backend applied (topics then use that backend's vectors)."""
+    return settings.model_copy(update={"embedding_backend": backend}) if backend else settings
+
+
 def _fail(exc: BaseException) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    console.print(Text("error:", style="bold red"), str(exc))
     raise typer.Exit(1)
 
 
@@ -350,11 +367,12 @@ def embed(
     batch_size: Annotated[
         int | None, typer.Option(min=1, help="Documents per model batch.")
     ] = None,
+    backend: BackendOpt = None,
 ) -> None:
     """Embed papers that have no current embedding (new or edited ones)."""
     from pipeline.runner import embed_stage, writer
 
-    s = _ctx.settings
+    s = _with_backend(_ctx.settings, backend)
     if batch_size:
         s = s.model_copy(update={"embed_batch_size": batch_size})
     with writer(s) as store, _progress() as progress:
@@ -440,6 +458,7 @@ def run(
     as_of: Annotated[
         str | None, typer.Option(help="Build the marts as of this date (YYYY-MM-DD).")
     ] = None,
+    backend: BackendOpt = None,
 ) -> None:
     """Run every stage in order: ingest, embed, topics, analyze, report, publish."""
     from pipeline.runner import RunOptions, run_pipeline
@@ -453,7 +472,7 @@ def run(
             as_of=_parse_date(as_of),
             embed_progress=_embed_callback(progress),
         )
-        run_pipeline(_ctx.settings, options, say=out.print)
+        run_pipeline(_with_backend(_ctx.settings, backend), options, say=out.print)
     index = _ctx.settings.site_dir / "index.html"
     out.print(f"run: done in {time.perf_counter() - started:.1f}s; open {index}")
 
@@ -538,12 +557,40 @@ def themes_calibrate(
     )
 
 
+@models_app.command("build")
+@_guarded
+def models_build(
+    backend: Annotated[
+        list[EmbeddingBackend] | None,
+        typer.Option("--backend", help="Build only this backend's model (onnx, static)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if valid.")] = False,
+    models_dir: Annotated[
+        Path | None, typer.Option(help="Where the models go (env TRENDS_MODELS_DIR).")
+    ] = None,
+) -> None:
+    """Build the onnx and static models from the packaged MiniLM, offline; skips valid ones."""
+    from pipeline.models import ARTIFACTS, build_models
+
+    wanted = [b for b in backend or ARTIFACTS if b in ARTIFACTS]
+    if backend and not wanted:
+        raise ValueError("minilm needs no build: it is the packaged model itself")
+    target = models_dir or _ctx.settings.models_dir
+    with console.status("building embedding models (minutes on first run)"):
+        for summary in build_models(target, wanted, force=force):
+            out.print(summary.line())
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def _cell(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, list | dict):
         return json.dumps(value, default=str)[:200]
-    text = str(value)
+    # control characters (terminal escape sequences among them) are shown, not sent
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
     return text if len(text) <= 200 else text[:197] + "..."
 
 

@@ -6,10 +6,11 @@ Every setting has an environment variable (prefix ``TRENDS_``) and a documented 
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -18,9 +19,22 @@ REPORTS_DIR = REPO_ROOT / "reports"
 
 
 class EmbeddingBackend(StrEnum):
-    """Sentence-embedding backends."""
+    """Sentence-embedding backends (all from the packaged all-MiniLM-L6-v2, offline).
+
+    ``minilm``: the model in torch fp32. ``onnx``: the same model in ONNX Runtime, int8.
+    ``static``: a model2vec static model distilled from it. The last two are built by
+    ``trends models build`` into ``models_dir`` (or on first use).
+    """
 
     minilm = "minilm"
+    onnx = "onnx"
+    static = "static"
+
+
+def default_models_dir() -> Path:
+    """Where built models go: ``$XDG_CACHE_HOME/research-trends/models`` (``~/.cache/...``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "research-trends" / "models"
 
 
 class Settings(BaseSettings):
@@ -35,6 +49,10 @@ class Settings(BaseSettings):
     embedding_backend: EmbeddingBackend = EmbeddingBackend.minilm
     seed: int = 42
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    models_dir: Path = Field(
+        default_factory=default_models_dir,
+        description="Built embedding models (onnx, static); outside the repo, shared by checkouts.",
+    )
     themes_file: Path = Field(
         REPO_ROOT / "themes" / "themes.toml", description="Themes the report follows."
     )
@@ -46,6 +64,12 @@ class Settings(BaseSettings):
             "beyond it, so large ingests run in bounded memory."
         ),
     )
+
+    @field_validator("models_dir")
+    @classmethod
+    def _expand_user(cls, value: Path) -> Path:
+        """Allow ``~`` in the variable (as in ``.env.example``)."""
+        return value.expanduser()
 
     @property
     def work_db(self) -> Path:

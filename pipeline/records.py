@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -40,6 +41,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")  # unpaired surrogates (no UTF-8 for 
 MAX_TITLE = 1_000
 MAX_ABSTRACT = 20_000
 MIN_ABSTRACT = 30
+MAX_VERSION = 2**31 - 1  # papers.version is a 32-bit integer
 
 PAPER_COLUMNS = [
     "paper_id",
@@ -116,6 +118,8 @@ def _text(value: object, what: str, limit: int) -> str:
     cleaned = clean_text(value)
     if not cleaned:
         raise RecordError(f"missing_{what}", f"{what} is empty")
+    if not any(unicodedata.category(c)[0] in "LNPS" for c in cleaned):
+        raise RecordError(f"missing_{what}", f"{what} has no visible characters")
     if len(cleaned) > limit:
         raise RecordError(
             f"too_long_{what}", f"{what} has {len(cleaned):,} characters (max {limit:,})"
@@ -172,6 +176,8 @@ def prepare_record(rec: Mapping[str, object], cols: Mapping[str, str], source: s
     except ValueError as exc:
         raise RecordError("bad_date", str(exc)) from None
     version = parse_version(rec.get(cols.get("version", ""))) or history_version or id_version or 1
+    if version > MAX_VERSION:
+        raise RecordError("bad_version", f"version {version} is above {MAX_VERSION:,}")
     url = _optional(rec.get(cols.get("url", "")))
     if url is None and key.startswith("arxiv:"):
         url = f"https://arxiv.org/abs/{key.removeprefix('arxiv:')}"

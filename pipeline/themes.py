@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from pipeline.embed import Embedder, load_embeddings
+from pipeline.embed import Embedder
 from pipeline.store import Store
 
 
@@ -189,21 +189,31 @@ def theme_vectors(
     return np.stack([have[(t.id, t.seeds_hash)] for t in themes]) if themes else np.zeros((0, 0))
 
 
+# Papers scored and written at a time: memory stays bounded by a batch, whatever the corpus.
+THEME_BATCH_ROWS = 20_000
+_EMBEDDED_TEXTS = (
+    "select e.paper_id, e.embedding, p.title || ' ' || p.abstract as text"
+    " from paper_embeddings e"
+    " join papers p on p.paper_id = e.paper_id and p.content_hash = e.content_hash"
+    " where e.model = ?"
+)
+
+
 def assign_themes(
-    store: Store, themes: list[Theme], model: str, make_embedder: Callable[[], Embedder]
+    store: Store,
+    themes: list[Theme],
+    model: str,
+    make_embedder: Callable[[], Embedder],
+    *,
+    batch_rows: int = THEME_BATCH_ROWS,
 ) -> ThemeSummary:
-    """Score every embedded paper against every theme and replace ``themes``/``paper_themes``."""
+    """Score every embedded paper against every theme and replace ``themes``/``paper_themes``.
+
+    The papers stream through in batches of ``batch_rows`` and their scores are written in the
+    same transaction, so memory stays bounded by a batch and readers see all or nothing.
+    """
     started = time.perf_counter()
     vectors = theme_vectors(store, themes, model, make_embedder)
-    ids, embeddings = load_embeddings(store, model)
-    texts = (
-        store.query("select paper_id, title || ' ' || abstract as text from papers")
-        .set_index("paper_id")["text"]
-        .reindex(ids)
-        .fillna("")
-        .tolist()
-    )
-    scores = score_papers(ids, texts, embeddings, themes, vectors) if themes else pd.DataFrame()
     catalog = pd.DataFrame(
         [
             {
@@ -227,8 +237,9 @@ def assign_themes(
             "threshold_strong",
         ],
     )
+    members = dict.fromkeys((t.id for t in themes), 0)
+    papers = 0
     store.register("incoming_themes", catalog)
-    store.register("incoming_paper_themes", scores if len(scores) else _empty_scores())
     try:
         with store.transaction():
             store.execute("delete from paper_themes")
@@ -238,19 +249,28 @@ def assign_themes(
                 " seeds::varchar[] as seeds, keywords::varchar[] as keywords, threshold,"
                 " threshold_strong from incoming_themes"
             )
-            store.execute("insert into paper_themes by name select * from incoming_paper_themes")
+            for batch in store.stream_arrow(_EMBEDDED_TEXTS, [model], batch_rows):
+                papers += batch.num_rows
+                if not themes or not batch.num_rows:
+                    continue
+                ids = batch.column("paper_id").to_pylist()
+                flat = batch.column("embedding").flatten().to_numpy(zero_copy_only=False)
+                embeddings = flat.astype(np.float32, copy=False).reshape(len(ids), -1)
+                texts = batch.column("text").to_pylist()
+                scores = score_papers(ids, texts, embeddings, themes, vectors)
+                store.register("incoming_paper_themes", scores)
+                try:
+                    store.execute(
+                        "insert into paper_themes by name select * from incoming_paper_themes"
+                    )
+                finally:
+                    store.unregister("incoming_paper_themes")
+                hits = scores[scores["is_member"]].groupby("theme_id").size()
+                for theme_id, n in hits.items():
+                    members[str(theme_id)] += int(n)
     finally:
         store.unregister("incoming_themes")
-        store.unregister("incoming_paper_themes")
-    members = (
-        scores[scores["is_member"]].groupby("theme_id").size().to_dict() if len(scores) else {}
-    )
-    return ThemeSummary(
-        len(themes),
-        len(ids),
-        {t.id: int(members.get(t.id, 0)) for t in themes},
-        time.perf_counter() - started,
-    )
+    return ThemeSummary(len(themes), papers, members, time.perf_counter() - started)
 
 
 def _empty_scores() -> pd.DataFrame:

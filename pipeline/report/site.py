@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -18,6 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from pipeline.config import REPORTS_DIR
+from pipeline.faults import crash_point
 from pipeline.report.charts import (
     corpus_figure,
     share_figure,
@@ -37,6 +39,7 @@ STATUS_HELP = {
     "fading": "a significant fall (p < 0.05) to at most half the earlier share",
     "insufficient": "fewer than 30 papers in the window: too few to call a trend",
 }
+SITE_MARKER = ".trends-site"  # in every rendered site: tells it from a folder of anything else
 HEADLINE_TOPICS = 5
 MIN_HEADLINE_PAPERS = 20
 
@@ -116,7 +119,8 @@ def load_report_data(store: Store) -> ReportData:
     series = store.query_file("report/topic_series", params)
     counts = series.groupby("source")["papers"].sum()
     return ReportData(
-        run=run.iloc[0].to_dict(),
+        # a missing date (no as-of date) is None, not NaT, so the pages leave it out
+        run={k: None if v is pd.NaT else v for k, v in run.iloc[0].to_dict().items()},
         topics=store.query_file("report/topic_table", params),
         series=series,
         papers=store.query_file("report/representative_papers", params),
@@ -147,15 +151,20 @@ def render_site(store: Store, out_dir: Path) -> SiteSummary:
     Readers see the old site or the new one, never a half-written one.
     """
     started = time.perf_counter()
-    data = load_report_data(store)
     out_dir = Path(out_dir)
+    check_site_target(out_dir)
+    data = load_report_data(store)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_builds(out_dir)
     build = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     build.chmod(0o755)  # mkdtemp makes it private; a static file server must read it
     try:
+        (build / SITE_MARKER).write_text("A site rendered by `trends report`.\n")
         pages = _write_pages(data, build)
+        crash_point("middle")  # test-only crash points (pipeline/faults.py)
         _copy_assets(build)
         size = sum(f.stat().st_size for f in build.rglob("*") if f.is_file())
+        crash_point("before_commit")
         swap_in(build, out_dir)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
@@ -300,13 +309,72 @@ def _copy_assets(build: Path) -> None:
     shutil.copy2(plotly_js, assets / "plotly.min.js")
 
 
+def _is_site(folder: Path) -> bool:
+    """A folder this renderer made (or an older layout's site, which had no marker)."""
+    return (folder / SITE_MARKER).is_file() or (
+        (folder / "index.html").is_file() and (folder / "assets" / "search-index.js").is_file()
+    )
+
+
+def check_site_target(target: Path) -> None:
+    """Refuse an output folder whose contents a render would delete.
+
+    A render replaces its output folder: that is fine for a site link, an earlier site, an
+    empty folder or a new path, never for a file or for a folder of something else (``--out
+    ~`` or ``--out ../../etc`` must not delete the folder).
+    """
+    target = Path(target)
+    if target.is_symlink() or not target.exists():
+        return
+    if target.is_dir() and (_is_site(target) or not any(target.iterdir())):
+        return
+    kind = "folder" if target.is_dir() else "file"
+    raise ValueError(
+        f"{target} is a {kind} that is not a Research Trends site; the report replaces its "
+        "output folder, so name a new or empty folder (or an earlier site)"
+    )
+
+
+def _build_names(target: Path) -> re.Pattern[str]:
+    """Names of the build folders and links a render makes beside ``target``."""
+    return re.compile(rf"^\.{re.escape(target.name)}-(?:[a-z0-9_]{{8}}|old-\d+|link-\d+)$")
+
+
+def _is_build(entry: Path, target: Path) -> bool:
+    """A build folder of ours beside ``target``: its name, and a site (or empty) inside."""
+    return (
+        _build_names(target).match(entry.name) is not None
+        and entry.is_dir()
+        and not entry.is_symlink()
+        and ((entry / SITE_MARKER).is_file() or not any(entry.iterdir()))
+    )
+
+
+def remove_stale_builds(target: Path) -> None:
+    """Remove build folders and links that a killed render left beside ``target``.
+
+    The caller holds the writer lock, so no other render is running; the folder the site
+    link points at is kept.
+    """
+    target = Path(target)
+    current = target.resolve() if target.is_symlink() else None
+    names = _build_names(target)
+    for entry in target.parent.iterdir():
+        if names.match(entry.name) and entry.is_symlink():
+            entry.unlink(missing_ok=True)  # a link a killed swap left
+        elif _is_build(entry, target) and entry.resolve() != current:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def swap_in(new_dir: Path, target: Path) -> None:
     """Make ``target`` point at ``new_dir`` atomically (a symlink replaced with rename).
 
-    The previous build is removed afterwards. A real directory at ``target`` (from an older
-    layout or a user) is moved aside first.
+    The previous build is removed afterwards (only a build folder of ours, never what a user's
+    link points at). A real directory at ``target`` (an older layout's site, or an empty
+    folder) is moved aside first; anything else there is refused (:func:`check_site_target`).
     """
     target = Path(target)
+    check_site_target(target)
     if target.exists() and not target.is_symlink():
         aside = target.with_name(f".{target.name}-old-{os.getpid()}")
         target.rename(aside)
@@ -317,5 +385,10 @@ def swap_in(new_dir: Path, target: Path) -> None:
         tmp_link.unlink()
     tmp_link.symlink_to(new_dir.name)
     tmp_link.replace(target)
-    if previous and previous != new_dir.resolve() and previous.parent == target.parent:
+    if (
+        previous
+        and previous != new_dir.resolve()
+        and previous.parent == target.parent.resolve()
+        and _is_build(previous, target)
+    ):
         shutil.rmtree(previous, ignore_errors=True)

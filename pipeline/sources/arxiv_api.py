@@ -23,6 +23,7 @@ from pipeline.sources.xmlrecords import (
     child_text,
     children,
     decode_fragment,
+    local,
     parse_document,
     parse_fragment,
     root_declarations,
@@ -42,7 +43,7 @@ class ArxivApiError(SourceError):
 
 
 class IncompleteFeedError(ValueError):
-    """A feed that ended early (no closing ``</feed>``); fetching it again may help."""
+    """A feed cut short (no closing ``</feed>``) or not a feed at all (an error page)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,10 @@ def parse_feed(body: bytes) -> FeedPage:
         root = None
         if not body.rstrip().endswith(b"</feed>"):
             raise IncompleteFeedError("the response ends before </feed>") from None
+    if root is not None and local(root.tag) != "feed":  # e.g. a proxy's HTML error page
+        raise IncompleteFeedError(
+            f"the response is not an Atom feed (its root is <{local(root.tag)}>)"
+        )
     if root is not None:
         raw_total = child_text(root, "totalResults")
         total = int(raw_total) if raw_total and raw_total.strip().isdigit() else None
@@ -189,11 +194,12 @@ def fetch_arxiv_listing(
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page size {page_size} outside 1..{MAX_PAGE_SIZE} (the API's limit)")
     while True:
-        feed = None
+        feed, problem = None, ""
         for _ in range(empty_retries + 1):
             try:
                 feed = parse_feed(fetcher.get(url, query_params(query, start, page_size)))
-            except IncompleteFeedError:
+            except IncompleteFeedError as exc:
+                problem = f" ({exc})"
                 continue
             if feed.received or (feed.total is not None and start >= feed.total):
                 break
@@ -202,7 +208,7 @@ def fetch_arxiv_listing(
             shown = "unknown" if feed is None or feed.total is None else f"{feed.total:,}"
             raise SourceError(
                 f"{url}: empty or incomplete pages at result {start:,} of {shown} after "
-                f"{empty_retries + 1} tries; rerun to resume from there"
+                f"{empty_retries + 1} tries{problem}; rerun to resume from there"
             )
         next_start = start + feed.received
         if feed.total is None:  # no total announced: a page short of page_size ends it

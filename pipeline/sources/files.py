@@ -69,6 +69,9 @@ def _read_jsonl(path: Path) -> tuple[list[dict], list[tuple[int, str, str]]]:
             except json.JSONDecodeError as exc:
                 broken.append((lineno, text, f"broken JSON: {exc.msg} at column {exc.colno}"))
                 continue
+            except RecursionError:
+                broken.append((lineno, text, "broken JSON: nested too deeply"))
+                continue
             if not isinstance(obj, dict):
                 broken.append((lineno, text, "JSON line is not an object"))
                 continue

@@ -93,6 +93,8 @@ def _decode(lineno: int, raw: bytes) -> tuple[dict | None, str, str | None]:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         return None, line, f"broken JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, line, "broken JSON: nested too deeply"
     if not isinstance(obj, dict):
         return None, line, "JSON line is not an object"
     return obj, line, None

@@ -25,6 +25,7 @@ from pipeline.sources.xmlrecords import (
     child_text,
     children,
     decode_fragment,
+    local,
     parse_document,
     parse_fragment,
     root_declarations,
@@ -54,7 +55,7 @@ class BadResumptionTokenError(OaiError):
 
 
 class IncompleteResponseError(ValueError):
-    """A response that ended early (no closing root element); fetching it again may help."""
+    """A response cut short or not OAI-PMH at all (an error page); fetching it again may help."""
 
 
 @dataclass
@@ -157,6 +158,10 @@ def parse_list_records(body: bytes) -> OaiPage:
         root = None
         if not body.rstrip().endswith(b"</OAI-PMH>"):
             raise IncompleteResponseError("the response ends before </OAI-PMH>") from None
+    if root is not None and local(root.tag) != "OAI-PMH":  # e.g. a proxy's HTML error page
+        raise IncompleteResponseError(
+            f"the response is not an OAI-PMH document (its root is <{local(root.tag)}>)"
+        )
     if root is not None:
         errors = [(e.get("code", "unknown"), text(e) or "") for e in children(root, "error")]
         list_records = child(root, "ListRecords")

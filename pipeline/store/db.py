@@ -102,6 +102,20 @@ class Store:
         """Run a query and return an Arrow table (for large numeric columns such as vectors)."""
         return self.con.execute(sql, params).fetch_arrow_table()
 
+    def stream_arrow(
+        self, sql: str, params: Params = None, batch_rows: int = 20_000
+    ) -> Iterator[pa.RecordBatch]:
+        """Run a query on a second cursor and yield its rows in Arrow batches.
+
+        Memory stays bounded by a batch, and the caller may write through this store while
+        it reads (the cursor sees the data as committed when the query started).
+        """
+        cursor = self.con.cursor()
+        try:
+            yield from cursor.execute(sql, params).fetch_record_batch(batch_rows)
+        finally:
+            cursor.close()
+
     def register_arrow(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table to SQL as a view named ``name``."""
         self.con.register(name, table)
@@ -152,6 +166,12 @@ class Store:
         crash_point("middle")
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        # Copies a killed publish left behind (each one as big as the database); no other
+        # publish runs now, since the caller holds the writer lock.
+        stale = re.compile(rf"^\.{re.escape(dest.name)}\.\d+\.tmp$")
+        for leftover in dest.parent.iterdir():
+            if stale.match(leftover.name) and leftover.is_file():
+                leftover.unlink(missing_ok=True)
         tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
         try:
             shutil.copyfile(self.path, tmp)

@@ -83,9 +83,11 @@ def test_rerender_swaps_atomically_and_cleans_up(store, tmp_path):
     ]
 
 
-def test_swap_in_replaces_a_real_directory(tmp_path):
+def test_swap_in_replaces_a_real_directory_holding_an_older_site(tmp_path):
     target = tmp_path / "site"
-    target.mkdir()
+    (target / "assets").mkdir(parents=True)
+    (target / "assets" / "search-index.js").write_text("window.TRENDS_SEARCH = {};")
+    (target / "index.html").write_text("old")
     (target / "old.html").write_text("old")
     new = tmp_path / ".site-new"
     new.mkdir()
