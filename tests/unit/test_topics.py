@@ -9,6 +9,7 @@ from pipeline.topic_update import place_new_papers
 from pipeline.topics import (
     TopicParams,
     centroids_of,
+    cosine_knn,
     current_topic_run,
     fit_and_store,
     fit_topics,
@@ -57,10 +58,31 @@ def test_nearest_topic_and_centroids():
     assert topic.tolist() == [1] and sim[0] > 0.9
 
 
+def test_cosine_knn_is_exact_and_blocking_changes_nothing(monkeypatch):
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 16)).astype(np.float32)
+    X[7] = X[3]  # twins: each must still list itself first
+    idx, dist = cosine_knn(X, 10)
+    assert idx.shape == dist.shape == (300, 10) and idx.dtype == np.int64
+    assert (idx[:, 0] == np.arange(300)).all() and np.allclose(dist[:, 0], 0, atol=1e-6)
+    assert idx[3, 1] == 7 and idx[7, 1] == 3
+    assert (np.diff(dist, axis=1) >= -1e-6).all()
+    ref_dist, _ = (
+        NearestNeighbors(n_neighbors=10, metric="cosine", algorithm="brute").fit(X).kneighbors(X)
+    )
+    assert np.allclose(np.sort(dist[:, 1:], axis=1), np.sort(ref_dist[:, 1:], axis=1), atol=1e-5)
+    monkeypatch.setattr("pipeline.topics.KNN_BLOCK_FLOATS", 300 * 7)  # blocks of 7 rows
+    idx2, dist2 = cosine_knn(X, 10)
+    assert (idx2 == idx).all() and np.allclose(dist2, dist)
+    assert cosine_knn(X[:4], 10)[0].shape == (4, 4)
+
+
 @pytest.fixture(scope="module")
 def fitted():
     ids, docs, X, truth = synthetic_corpus()
-    params = TopicParams(min_cluster_size=15, min_samples=5, n_neighbors=10)
+    params = TopicParams(min_cluster_size=25, min_samples=5, n_neighbors=10)
     return ids, docs, X, truth, fit_topics(ids, docs, X, params, seed=7), params
 
 
@@ -114,7 +136,7 @@ def test_fit_store_then_place_new_papers(store):
     with pytest.raises(ValueError, match="no topic fit"):
         place_new_papers(store, "syn")
     summary = fit_and_store(
-        store, "syn", seed=3, params=TopicParams(min_cluster_size=10, n_neighbors=10)
+        store, "syn", seed=3, params=TopicParams(min_cluster_size=20, n_neighbors=10)
     )
     assert summary.n_topics >= 3 and current_topic_run(store) == summary.topic_run_id
     loaded_ids, _ = load_embeddings(store, "syn")
