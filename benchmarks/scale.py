@@ -153,6 +153,12 @@ def main() -> None:
     )
     parser.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--keep", action="store_true", help="Keep the snapshot and the store.")
+    parser.add_argument(
+        "--from-stage",
+        choices=STAGES,
+        default=STAGES[0],
+        help="Resume: keep the store of an earlier run in --workdir and start at this stage.",
+    )
     parser.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -161,14 +167,18 @@ def main() -> None:
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     prepare(args.workdir, args.papers, args.fit_papers, args.data_dir)
-    shutil.rmtree(args.workdir / "home", ignore_errors=True)
+    stages = STAGES[STAGES.index(args.from_stage) :]
+    if args.from_stage == STAGES[0]:
+        shutil.rmtree(args.workdir / "home", ignore_errors=True)
     rows = []
-    for stage in STAGES:
+    for stage in stages:
         proc = subprocess.run(
             [sys.executable, __file__, "--child", stage, "--papers", str(args.papers),
              "--workdir", str(args.workdir)],
-            check=True, capture_output=True, text=True,
+            capture_output=True, text=True,
         )  # fmt: skip
+        if proc.returncode:
+            raise SystemExit(f"stage {stage} failed ({proc.returncode}):\n{proc.stderr[-6000:]}")
         figures = json.loads(proc.stdout.strip().splitlines()[-1])
         for line in figures["lines"]:
             print(f"  {line}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -197,21 +198,47 @@ def embed_new_papers(
     """
     started = time.perf_counter()
     model = model_name(backend)
-    todo = store.query_file("ops/papers_to_embed", {"model": model})
+    params = {"model": model}
+    todo = store.count_file("ops/papers_to_embed", params)
     total_papers = int(store.scalar("select count(*) from papers"))
-    if todo.empty:
+    if not todo:
         return EmbedSummary(model, 0, total_papers, time.perf_counter() - started)
     embedder = embedder or make_embedder(backend, batch_size)
     done = 0
-    for lo in range(0, len(todo), chunk_size):
-        part = todo.iloc[lo : lo + chunk_size]
-        vectors = embedder.encode(part["text"].tolist())
-        with store.transaction():
-            upsert_embeddings(store, embedding_table(part, model, vectors))
-        done += len(part)
-        if progress:
-            progress(done, len(todo))
+    with tempfile.TemporaryDirectory(prefix="trends-embed-") as spool_dir:
+        # The papers to embed are spooled to a file and read back chunk by chunk, so memory
+        # stays bounded by a chunk on any corpus size (loading them at once took 5.5 GB at a
+        # million papers). Not read from the store while writing to it: a read open across
+        # every commit would hold back DuckDB's checkpoints.
+        spool = Path(spool_dir) / "todo.parquet"
+        spool_query(store, "ops/papers_to_embed", params, spool)
+        for batch in pq.ParquetFile(spool).iter_batches(batch_size=chunk_size):
+            part = batch.to_pandas()
+            vectors = embedder.encode(part["text"].tolist())
+            with store.transaction():
+                upsert_embeddings(store, embedding_table(part, model, vectors))
+            done += len(part)
+            if progress:
+                progress(done, todo)
     return EmbedSummary(model, done, total_papers - done, time.perf_counter() - started)
+
+
+def spool_query(store: Store, name: str, params: dict, path: Path) -> int:
+    """Write the rows of ``sql/<name>.sql`` to a Parquet file, streamed; returns the count."""
+    writer: pq.ParquetWriter | None = None
+    rows = 0
+    try:
+        for batch in store.stream_file(name, params):
+            if writer is None:
+                writer = pq.ParquetWriter(path, batch.schema)
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        pq.write_table(pa.table({}), path)
+    return rows
 
 
 def embedding_table(todo: pd.DataFrame, model: str, vectors: np.ndarray) -> pa.Table:
@@ -276,25 +303,33 @@ def plan_embedding_shards(
 
     Reads the store once (the writer lock is held only for this query). Each shard gets at
     least ``min_papers`` papers (every shard loads the model, which costs as much as embedding
-    a few hundred abstracts). Papers are dealt round-robin from the length-sorted list so that
-    every shard gets a similar amount of text. There is always at least one file, possibly
-    empty, so the mapped tasks that embed the shards never vanish (a zero-length map would
-    skip everything downstream).
+    a few hundred abstracts). Papers are dealt round-robin so that every shard gets a similar
+    amount of text (each encoder sorts its texts by length). There is always at least one file,
+    possibly empty, so the mapped tasks that embed the shards never vanish (a zero-length map
+    would skip everything downstream).
     """
     if shards < 1 or min_papers < 1:
         raise ValueError(f"shards and min_papers must be at least 1, not {shards}, {min_papers}")
     model = model_name(backend)
-    todo = store.query_file("ops/papers_to_embed", {"model": model})[SHARD_COLUMNS]
-    n = max(1, min(shards, len(todo) // min_papers))
+    params = {"model": model}
+    todo = store.count_file("ops/papers_to_embed", params)
+    n = max(1, min(shards, todo // min_papers))
     shard_dir = Path(shard_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
-    files = []
-    for i in range(n):
-        path = shard_dir / f"todo-{i:03d}.parquet"
-        part = todo.iloc[i::n].reset_index(drop=True)
-        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), path)
-        files.append(path)
-    return ShardPlan(model, len(todo), files)
+    files = [shard_dir / f"todo-{i:03d}.parquet" for i in range(n)]
+    schema = pa.schema([(column, pa.string()) for column in SHARD_COLUMNS])
+    writers = [pq.ParquetWriter(path, schema) for path in files]
+    try:
+        dealt = 0  # streamed, so memory stays bounded by a batch on any corpus size
+        for batch in store.stream_file("ops/papers_to_embed", params):
+            table = pa.Table.from_batches([batch]).select(SHARD_COLUMNS).cast(schema)
+            for i, out in enumerate(writers):
+                out.write_table(table.take(np.arange((i - dealt) % n, len(table), n)))
+            dealt += len(table)
+    finally:
+        for out in writers:
+            out.close()
+    return ShardPlan(model, todo, files)
 
 
 @dataclass(frozen=True)
@@ -383,14 +418,19 @@ def load_embedding_shards(store: Store, vector_files: Sequence[Path]) -> ShardLo
 
 def load_embeddings(store: Store, model: str) -> tuple[list[str], np.ndarray]:
     """Current embeddings of all papers for a model, ordered by paper_id."""
-    table = store.query_arrow(
+    ids: list[str] = []
+    blocks = []
+    # streamed and sorted here: DuckDB sorting a million vectors overran its memory limit
+    for batch in store.stream_arrow(
         "select e.paper_id, e.embedding from paper_embeddings e"
         " join papers p on p.paper_id = e.paper_id and p.content_hash = e.content_hash"
-        " where e.model = ? order by e.paper_id",
+        " where e.model = ?",
         [model],
-    )
-    ids = table.column("paper_id").to_pylist()
+    ):
+        ids.extend(batch.column("paper_id").to_pylist())
+        flat = batch.column("embedding").flatten().to_numpy(zero_copy_only=False)
+        blocks.append(flat.astype(np.float32, copy=False).reshape(batch.num_rows, -1))
     if not ids:
         return [], np.zeros((0, 0), dtype=np.float32)
-    flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return ids, flat.astype(np.float32, copy=False).reshape(len(ids), -1)
+    order = np.argsort(np.array(ids, dtype=object), kind="stable")
+    return [ids[i] for i in order], np.concatenate(blocks)[order]

@@ -116,6 +116,18 @@ class Store:
         finally:
             cursor.close()
 
+    def stream_file(
+        self, name: str, params: Params = None, batch_rows: int = 20_000
+    ) -> Iterator[pa.RecordBatch]:
+        """:meth:`stream_arrow` of the single query of ``sql/<name>.sql``."""
+        (stmt,) = split_statements(load_sql(name))
+        yield from self.stream_arrow(stmt, _params_used(stmt, params), batch_rows)
+
+    def count_file(self, name: str, params: Params = None) -> int:
+        """How many rows the single query of ``sql/<name>.sql`` returns, without fetching them."""
+        (stmt,) = split_statements(load_sql(name))
+        return int(self.scalar(f"select count(*) from ({stmt})", _params_used(stmt, params)))
+
     def register_arrow(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table to SQL as a view named ``name``."""
         self.con.register(name, table)
