@@ -19,11 +19,14 @@ whose first call costs tens of seconds of compilation.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import sparse
+
+# (texts, their classes) batches; see streamed_class_top_terms
+DocBatches = Callable[[], Iterator[tuple[Sequence[str], np.ndarray]]]
 
 POOL_FLOOR = 30
 
@@ -167,30 +170,52 @@ def class_top_terms(
 ) -> dict[int, tuple[list[str], list[float]]]:
     """c-TF-IDF top terms of the ``targets`` classes, with every class as the background.
 
-    The same scores as a c-TF-IDF over the whole vocabulary (what the fit computes), at a
-    fraction of the cost: only the terms that occur in the targets' documents can score for
-    them, so only those are counted over the corpus; the classes' total term counts come from
-    the analyzer alone. Text is cleaned as BERTopic cleans it.
+    In-memory form of :func:`streamed_class_top_terms` (one batch holding every document).
+    """
+    classes = np.asarray(classes)
+    return streamed_class_top_terms(
+        lambda: iter([(docs, classes)]), np.unique(classes), targets, top_n
+    )
+
+
+def streamed_class_top_terms(
+    batches: DocBatches, all_classes: np.ndarray, targets: Sequence[int], top_n: int
+) -> dict[int, tuple[list[str], list[float]]]:
+    """c-TF-IDF top terms of the ``targets`` classes, reading the documents in batches.
+
+    ``batches()`` yields (texts, classes) pairs and is called twice; every class of the
+    corpus is in the sorted ``all_classes``. The same scores as a c-TF-IDF over the whole
+    vocabulary (what the fit computes), at a fraction of the cost and with memory bounded by a
+    batch: only the terms that occur in the targets' documents can score for them, so only
+    those are counted over the corpus; the classes' total term counts come from the analyzer
+    alone. Text is cleaned as BERTopic cleans it.
     """
     from pipeline.topics import make_vectorizer
 
-    cleaned = clean_for_terms(docs)
-    in_targets = np.isin(classes, list(targets))
-    vocabulary = make_vectorizer().fit([cleaned[i] for i in np.flatnonzero(in_targets)])
-    vectorizer = make_vectorizer(vocabulary.get_feature_names_out().tolist())
-    doc_term = vectorizer.transform(cleaned)
+    wanted = list(targets)
+    target_docs: list[str] = []
+    for texts, classes in batches():
+        keep = np.flatnonzero(np.isin(classes, wanted))
+        target_docs += clean_for_terms([texts[i] for i in keep])
+    vocabulary = make_vectorizer().fit(target_docs).get_feature_names_out().tolist()
+    vectorizer = make_vectorizer(vocabulary)
     analyzer = vectorizer.build_analyzer()
-    doc_sizes = np.array([len(analyzer(d)) for d in cleaned], dtype=np.float64)
-    uniq, index = np.unique(classes, return_inverse=True)
-    indicator = sparse.csr_matrix(
-        (np.ones(len(classes)), (index, np.arange(len(classes)))), shape=(len(uniq), len(classes))
-    )
-    mean_class_size = int((indicator @ doc_sizes).mean())
-    scores = class_tfidf(indicator @ doc_term, mean_class_size)
+    class_term = sparse.csr_matrix((len(all_classes), len(vocabulary)), dtype=np.float64)
+    class_size = np.zeros(len(all_classes), dtype=np.float64)
+    for texts, classes in batches():
+        cleaned = clean_for_terms(texts)
+        rows = np.searchsorted(all_classes, classes)
+        indicator = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, np.arange(len(rows)))),
+            shape=(len(all_classes), len(rows)),
+        )
+        class_term = class_term + indicator @ vectorizer.transform(cleaned)
+        class_size += indicator @ np.array([len(analyzer(d)) for d in cleaned], dtype=np.float64)
+    scores = class_tfidf(class_term, int(class_size.mean()))
     terms = vectorizer.get_feature_names_out()
     out = {}
     for target in targets:
-        row = scores[int(np.searchsorted(uniq, target))].toarray().ravel()
+        row = scores[int(np.searchsorted(all_classes, target))].toarray().ravel()
         top = np.argsort(-row, kind="stable")[:top_n]
         top = top[row[top] > 0]
         out[int(target)] = ([str(terms[i]) for i in top], [float(row[i]) for i in top])

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from pipeline.embed import load_embeddings
 from pipeline.lineage import format_stable_id
 from pipeline.novelty import (
     NoveltyRule,
-    class_top_terms,
     find_new_topics,
     novelty_rule,
     place_by_centroid,
     pool_minimum,
+    streamed_class_top_terms,
 )
 from pipeline.quality import npmi_coherence
 from pipeline.store import Store
@@ -258,17 +260,29 @@ def _birth_topics(
     # every paper of the fit after this update, in its class (-1: outliers and the pool)
     classes = pd.concat([known.set_index("paper_id")["topic_id"], placements["topic_id"]])
     classes.loc[[ids[i] for i in pool_rows]] = pool_topics
-    texts = store.query(
-        "select paper_id, title || '. ' || abstract as text from papers order by paper_id"
-    ).set_index("paper_id")["text"]
-    classes = classes[classes.index.isin(texts.index)].sort_index()
-    docs = texts.loc[classes.index].tolist()
+
+    def batches() -> Iterator[tuple[list[str], np.ndarray]]:
+        # every paper's text in batches, never all at once: at a million papers that query
+        # overran DuckDB's memory limit
+        for batch in store.stream_arrow(
+            "select paper_id, title || '. ' || abstract as text from papers"
+        ):
+            batch_classes = classes.reindex(batch.column("paper_id").to_pylist())
+            keep = batch_classes.notna().to_numpy()
+            texts = batch.column("text").to_pylist()
+            yield (
+                [t for t, k in zip(texts, keep, strict=True) if k],
+                batch_classes.to_numpy()[keep].astype(np.int64),
+            )
+
     targets = sorted(set(pool_topics.tolist()) - {-1})
-    terms = class_top_terms(docs, classes.to_numpy(), targets, rules.top_n_words)
+    all_classes = np.unique(classes.to_numpy().astype(np.int64))
+    terms = streamed_class_top_terms(batches, all_classes, targets, rules.top_n_words)
     # NPMI as the fit scores it: the documents' own text, restricted to the topics' terms
     top_terms = [terms[t][0] for t in targets]
     reference = make_vectorizer(sorted({w for words in top_terms for w in words}))
-    npmi = npmi_coherence(top_terms, reference.transform(docs), reference.vocabulary_)
+    doc_term = sparse.vstack([reference.transform(texts) for texts, _ in batches()]).tocsr()
+    npmi = npmi_coherence(top_terms, doc_term, reference.vocabulary_)
     rows, members = [], []
     for t, score in zip(targets, npmi, strict=True):
         idx = pool_rows[pool_topics == t]

@@ -18,6 +18,7 @@ from pipeline.novelty import (
     novelty_rule,
     place_by_centroid,
     pool_minimum,
+    streamed_class_top_terms,
 )
 from pipeline.topic_update import place_new_papers
 from pipeline.topics import centroids_of, make_vectorizer, topics_table
@@ -213,6 +214,25 @@ def test_class_top_terms_equal_a_c_tf_idf_over_the_whole_vocabulary():
         top = np.argsort(-row, kind="stable")[:8]
         assert np.allclose(got[target][1], row[top])
         assert set(got[target][0]) <= set(vocab[row > 0])
+
+
+def test_streamed_class_top_terms_equal_the_in_memory_ones_for_any_batching():
+    rng = np.random.default_rng(5)
+    words = [w for theme, _ in THEMES.values() for w in theme.split()] + NEW_THEME.split()
+    docs = [" ".join(rng.choice(words, size=int(rng.integers(3, 15)))) for _ in range(90)]
+    classes = rng.integers(-1, 4, size=90)
+    whole = class_top_terms(docs, classes, [0, 2], 6)
+    for size in (1, 7, 89):
+
+        def batches(size=size):
+            for lo in range(0, len(docs), size):
+                yield docs[lo : lo + size], classes[lo : lo + size]
+
+        got = streamed_class_top_terms(batches, np.unique(classes), [0, 2], 6)
+        assert got.keys() == whole.keys()
+        for target in whole:
+            assert got[target][0] == whole[target][0]
+            assert np.allclose(got[target][1], whole[target][1])
 
 
 # -- the update stage on a store ----------------------------------------------------------------
