@@ -5,10 +5,12 @@ and "network pruning" themes, as the product computes it (embedding similarity +
 themes/themes.toml), is compared with a plain keyword rule anyone can audit. Reports Spearman's
 rank correlation over the years with at least 30 papers.
 
-    .venv/bin/python benchmarks/theme_reference.py [--per-year 400] [--seed 0]
+    .venv/bin/python benchmarks/theme_reference.py [--per-year 400|0] [--seed 0]
+        [--backend minilm|onnx|static] [--workdir DIR]
 
-A per-year sample keeps the embedding affordable on a 2-core CPU; the keyword reference is
-computed on the same sampled papers, so both sides see identical documents.
+A per-year sample keeps the embedding affordable on a 2-core CPU (``--per-year 0``: every
+paper); the keyword reference is computed on the same papers, so both sides see identical
+documents. ``--workdir`` keeps the store, so a rerun embeds only what it has not embedded.
 """
 
 from __future__ import annotations
@@ -37,13 +39,22 @@ REFERENCE = {
 }
 
 
+def report_progress(done: int, total: int) -> None:
+    """Print embedding progress every 5,000 papers."""
+    if done % 5000 < 512 or done == total:
+        print(f"  embedded {done:,}/{total:,}", flush=True)
+
+
 def main() -> None:
     """Sample, embed, score and compare; print one table per theme."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-year", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-papers", type=int, default=30)
+    parser.add_argument("--backend", choices=[b.value for b in EmbeddingBackend], default="minilm")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the store here")
     args = parser.parse_args()
+    backend = EmbeddingBackend(args.backend)
     settings = load_settings()
     corpus = pd.read_parquet(settings.data_dir / "conference_abstracts.parquet")
     counts = corpus.groupby("year").size()
@@ -51,18 +62,20 @@ def main() -> None:
     sample = (
         corpus[corpus["year"].isin(years)]
         .groupby("year", group_keys=False)
-        .apply(lambda g: g.sample(min(len(g), args.per_year), random_state=args.seed))
+        .apply(lambda g: g.sample(min(len(g), args.per_year or len(g)), random_state=args.seed))
     )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "conference_sample.parquet"
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        path = work / "conference_sample.parquet"
         sample.to_parquet(path)
-        with open_writer(Path(tmp) / "w.duckdb") as store:
+        with open_writer(work / "w.duckdb") as store:
             print(ingest_file(store, path, source="conference").line())
-            print(embed_new_papers(store, EmbeddingBackend.minilm).line())
+            print(embed_new_papers(store, backend, progress=report_progress).line())
             themes = [t for t in load_themes(settings.themes_file) if t.id in REFERENCE]
-            print(assign_themes(store, themes, model_name(EmbeddingBackend.minilm),
-                                lambda: make_embedder(EmbeddingBackend.minilm)).line())  # fmt: skip
+            print(assign_themes(store, themes, model_name(backend),
+                                lambda: make_embedder(backend)).line())  # fmt: skip
             frame = store.query(
                 "select year(p.published) as year, pt.theme_id,"
                 " p.title || ' ' || p.abstract as text, pt.is_member"
