@@ -108,10 +108,13 @@ class Store:
         """Run a query on a second cursor and yield its rows in Arrow batches.
 
         Memory stays bounded by a batch, and the caller may write through this store while
-        it reads (the cursor sees the data as committed when the query started).
+        it reads (the cursor sees the data as committed when the query started). Rows come in
+        no particular order unless the query orders them: keeping insertion order made DuckDB
+        hold a million-row join in memory, past its limit (this cursor's session only).
         """
         cursor = self.con.cursor()
         try:
+            cursor.execute("set session preserve_insertion_order = false")
             yield from cursor.execute(sql, params).fetch_record_batch(batch_rows)
         finally:
             cursor.close()
