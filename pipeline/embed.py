@@ -211,7 +211,7 @@ def embed_new_papers(
         # million papers). Not read from the store while writing to it: a read open across
         # every commit would hold back DuckDB's checkpoints.
         spool = Path(spool_dir) / "todo.parquet"
-        spool_query(store, "ops/papers_to_embed", params, spool)
+        store.spool_file("ops/papers_to_embed", params, spool)
         for batch in pq.ParquetFile(spool).iter_batches(batch_size=chunk_size):
             part = batch.to_pandas()
             vectors = embedder.encode(part["text"].tolist())
@@ -221,24 +221,6 @@ def embed_new_papers(
             if progress:
                 progress(done, todo)
     return EmbedSummary(model, done, total_papers - done, time.perf_counter() - started)
-
-
-def spool_query(store: Store, name: str, params: dict, path: Path) -> int:
-    """Write the rows of ``sql/<name>.sql`` to a Parquet file, streamed; returns the count."""
-    writer: pq.ParquetWriter | None = None
-    rows = 0
-    try:
-        for batch in store.stream_file(name, params):
-            if writer is None:
-                writer = pq.ParquetWriter(path, batch.schema)
-            writer.write_batch(batch)
-            rows += batch.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        pq.write_table(pa.table({}), path)
-    return rows
 
 
 def embedding_table(todo: pd.DataFrame, model: str, vectors: np.ndarray) -> pa.Table:

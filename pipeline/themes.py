@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import tempfile
 import time
 import tomllib
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from pipeline.embed import Embedder
@@ -209,8 +212,9 @@ def assign_themes(
 ) -> ThemeSummary:
     """Score every embedded paper against every theme and replace ``themes``/``paper_themes``.
 
-    The papers stream through in batches of ``batch_rows`` and their scores are written in the
-    same transaction, so memory stays bounded by a batch and readers see all or nothing.
+    The papers stream through in batches of ``batch_rows`` and their scores are spooled to a
+    file, so memory stays bounded by a batch; both tables are replaced in one transaction, so
+    readers see all or nothing.
     """
     started = time.perf_counter()
     vectors = theme_vectors(store, themes, model, make_embedder)
@@ -239,7 +243,43 @@ def assign_themes(
     )
     members = dict.fromkeys((t.id for t in themes), 0)
     papers = 0
+    with tempfile.TemporaryDirectory(prefix="trends-themes-") as spool_dir:
+        # The papers are spooled to a file and scored from it (no DuckDB query open while
+        # scoring, which is slow), the scores go to a second file, and both tables are replaced
+        # in one short transaction: reading the store while scoring overran DuckDB's memory
+        # limit at a million papers.
+        spool = Path(spool_dir) / "paper_themes.parquet"
+        source = Path(spool_dir) / "papers.parquet"
+        store.spool(_EMBEDDED_TEXTS, [model], source)
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows):
+                papers += batch.num_rows
+                if not themes or not batch.num_rows:
+                    continue
+                ids = batch.column("paper_id").to_pylist()
+                flat = batch.column("embedding").flatten().to_numpy(zero_copy_only=False)
+                embeddings = flat.astype(np.float32, copy=False).reshape(len(ids), -1)
+                texts = batch.column("text").to_pylist()
+                scores = score_papers(ids, texts, embeddings, themes, vectors)
+                table = pa.Table.from_pandas(scores, preserve_index=False)
+                writer = writer or pq.ParquetWriter(spool, table.schema)
+                writer.write_table(table.cast(writer.schema))
+                hits = scores[scores["is_member"]].groupby("theme_id").size()
+                for theme_id, n in hits.items():
+                    members[str(theme_id)] += int(n)
+        finally:
+            if writer is not None:
+                writer.close()
+        _replace_theme_tables(store, catalog, spool if writer is not None else None)
+    return ThemeSummary(len(themes), papers, members, time.perf_counter() - started)
+
+
+def _replace_theme_tables(store: Store, catalog: pd.DataFrame, spool: Path | None) -> None:
+    """Replace ``themes`` and ``paper_themes`` (scores from the ``spool`` file) atomically."""
     store.register("incoming_themes", catalog)
+    if spool is not None:
+        store.register_arrow("incoming_paper_themes", ds.dataset(spool, format="parquet"))
     try:
         with store.transaction():
             store.execute("delete from paper_themes")
@@ -249,28 +289,14 @@ def assign_themes(
                 " seeds::varchar[] as seeds, keywords::varchar[] as keywords, threshold,"
                 " threshold_strong from incoming_themes"
             )
-            for batch in store.stream_arrow(_EMBEDDED_TEXTS, [model], batch_rows):
-                papers += batch.num_rows
-                if not themes or not batch.num_rows:
-                    continue
-                ids = batch.column("paper_id").to_pylist()
-                flat = batch.column("embedding").flatten().to_numpy(zero_copy_only=False)
-                embeddings = flat.astype(np.float32, copy=False).reshape(len(ids), -1)
-                texts = batch.column("text").to_pylist()
-                scores = score_papers(ids, texts, embeddings, themes, vectors)
-                store.register("incoming_paper_themes", scores)
-                try:
-                    store.execute(
-                        "insert into paper_themes by name select * from incoming_paper_themes"
-                    )
-                finally:
-                    store.unregister("incoming_paper_themes")
-                hits = scores[scores["is_member"]].groupby("theme_id").size()
-                for theme_id, n in hits.items():
-                    members[str(theme_id)] += int(n)
+            if spool is not None:
+                store.execute(
+                    "insert into paper_themes by name select * from incoming_paper_themes"
+                )
     finally:
         store.unregister("incoming_themes")
-    return ThemeSummary(len(themes), papers, members, time.perf_counter() - started)
+        if spool is not None:
+            store.unregister("incoming_paper_themes")
 
 
 def _empty_scores() -> pd.DataFrame:
