@@ -198,20 +198,17 @@ def embed_new_papers(
     """
     started = time.perf_counter()
     model = model_name(backend)
-    params = {"model": model}
-    todo = store.count_file("ops/papers_to_embed", params)
     total_papers = int(store.scalar("select count(*) from papers"))
-    if not todo:
-        return EmbedSummary(model, 0, total_papers, time.perf_counter() - started)
-    embedder = embedder or make_embedder(backend, batch_size)
     done = 0
     with tempfile.TemporaryDirectory(prefix="trends-embed-") as spool_dir:
         # The papers to embed are spooled to a file and read back chunk by chunk, so memory
         # stays bounded by a chunk on any corpus size (loading them at once took 5.5 GB at a
-        # million papers). Not read from the store while writing to it: a read open across
-        # every commit would hold back DuckDB's checkpoints.
+        # million papers), and no read of the store stays open across the chunks' commits.
         spool = Path(spool_dir) / "todo.parquet"
-        store.spool_file("ops/papers_to_embed", params, spool)
+        todo = store.spool_file("ops/papers_to_embed", {"model": model}, spool)
+        if not todo:
+            return EmbedSummary(model, 0, total_papers, time.perf_counter() - started)
+        embedder = embedder or make_embedder(backend, batch_size)
         for batch in pq.ParquetFile(spool).iter_batches(batch_size=chunk_size):
             part = batch.to_pandas()
             vectors = embedder.encode(part["text"].tolist())

@@ -246,8 +246,7 @@ def assign_themes(
     with tempfile.TemporaryDirectory(prefix="trends-themes-") as spool_dir:
         # The papers are spooled to a file and scored from it (no DuckDB query open while
         # scoring, which is slow), the scores go to a second file, and both tables are replaced
-        # in one short transaction: reading the store while scoring overran DuckDB's memory
-        # limit at a million papers.
+        # in one short transaction instead of one held open for the whole scoring.
         spool = Path(spool_dir) / "paper_themes.parquet"
         source = Path(spool_dir) / "papers.parquet"
         store.spool(_EMBEDDED_TEXTS, [model], source)

@@ -131,9 +131,8 @@ class Store:
         """Write a query's rows to a Parquet file, streamed; returns how many.
 
         Memory stays bounded by a batch, and the caller then reads the file at its own pace
-        with no DuckDB query open: a slow consumer of a million-row join streamed straight
-        from DuckDB (theme scoring) overran its memory limit where the same join spooled in 27 s
-        at 620 MiB. A query without rows gives a file without columns (no batches).
+        with no DuckDB query open while it works or writes. A query without rows gives a file
+        without columns (no batches).
         """
         writer: pq.ParquetWriter | None = None
         rows = 0
