@@ -12,13 +12,14 @@ import re
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -64,18 +65,39 @@ class Theme(BaseModel):
         """One case-insensitive pattern matching any keyword on word boundaries."""
         return _any_of(self.keywords)
 
+    def evidence(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
+        """Which texts name the theme: a keyword, and also a `require` term if any."""
+        texts = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
+        found = _matches(self.keyword_pattern(), texts)
+        if self.require:
+            found &= _matches(_any_of(self.require), texts)
+        return found
+
     def has_evidence(self, text: str) -> bool:
-        """Whether the text names the theme: a keyword, and also a `require` term if any."""
-        keyword, required = self.keyword_pattern(), _any_of(self.require)
-        return bool(keyword and keyword.search(text)) and (
-            required is None or bool(required.search(text))
-        )
+        """:meth:`evidence` of one text."""
+        return bool(self.evidence([text])[0])
 
 
 def _any_of(patterns: list[str]) -> re.Pattern[str] | None:
     if not patterns:
         return None
     return re.compile(r"\b(?:" + "|".join(f"(?:{p})" for p in patterns) + r")\b", re.I)
+
+
+def _matches(pattern: re.Pattern[str] | None, texts: pa.Array) -> np.ndarray:
+    """Which texts the pattern matches somewhere, case-insensitively.
+
+    Arrow's RE2 matches the whole array in C++, ~18x faster than Python's ``re`` over 5,000
+    arXiv abstracts with identical verdicts; a keyword RE2 does not support (look-arounds,
+    back-references) falls back to ``re``.
+    """
+    if pattern is None:
+        return np.zeros(len(texts), bool)
+    try:
+        hits = pc.match_substring_regex(texts, pattern.pattern, ignore_case=True)
+    except pa.ArrowInvalid:
+        return np.array([bool(pattern.search(t or "")) for t in texts.to_pylist()], bool)
+    return pc.fill_null(hits, False).to_numpy(zero_copy_only=False)
 
 
 def load_themes(path: Path) -> list[Theme]:
@@ -105,21 +127,17 @@ def load_themes(path: Path) -> list[Theme]:
 
 def score_papers(
     paper_ids: list[str],
-    texts: list[str],
+    texts: Sequence[str] | pa.Array,
     embeddings: np.ndarray,
     themes: list[Theme],
     vectors: np.ndarray,
 ) -> pd.DataFrame:
     """Similarity, keyword evidence and membership of every paper for every theme (pure)."""
     sims = embeddings @ vectors.T if len(paper_ids) else np.zeros((0, len(themes)))
+    texts = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
     frames = []
     for j, theme in enumerate(themes):
-        pattern = theme.keyword_pattern()
-        hits = (
-            np.array([bool(pattern.search(t)) for t in texts])
-            if pattern
-            else np.zeros(len(texts), bool)
-        )
+        hits = theme.evidence(texts)
         s = sims[:, j].astype(float)
         member = (s >= theme.threshold_strong) | ((s >= theme.threshold) & hits)
         frames.append(
@@ -194,12 +212,16 @@ def theme_vectors(
 
 # Papers scored and written at a time: memory stays bounded by a batch, whatever the corpus.
 THEME_BATCH_ROWS = 20_000
-_EMBEDDED_TEXTS = (
-    "select e.paper_id, e.embedding, p.title || ' ' || p.abstract as text"
-    " from paper_embeddings e"
-    " join papers p on p.paper_id = e.paper_id and p.content_hash = e.content_hash"
-    " where e.model = ?"
-)
+# Memory the vectors x texts join needs per paper of a part: 400,000 synthetic papers (384-d
+# vectors, 1 KB texts) joined under a 64MB limit in 32 parts (5 KB of limit per paper) and
+# failed in 16; this keeps a margin over that.
+JOIN_BYTES_PER_PAPER = 8 * 1024
+
+
+def join_parts(papers: int, memory_limit: int) -> int:
+    """In how many parts to join ``papers`` vectors with their texts under the memory limit."""
+    per_part = max(1, memory_limit // JOIN_BYTES_PER_PAPER)
+    return max(1, -(-papers // per_part))
 
 
 def assign_themes(
@@ -249,7 +271,11 @@ def assign_themes(
         # in one short transaction instead of one held open for the whole scoring.
         spool = Path(spool_dir) / "paper_themes.parquet"
         source = Path(spool_dir) / "papers.parquet"
-        store.spool(_EMBEDDED_TEXTS, [model], source)
+        embedded = int(
+            store.scalar("select count(*) from paper_embeddings where model = ?", [model])
+        )
+        parts = join_parts(embedded, store.memory_limit_bytes())
+        store.spool_file("ops/embedded_texts", {"model": model}, source, parts=parts)
         writer: pq.ParquetWriter | None = None
         try:
             for batch in pq.ParquetFile(source).iter_batches(batch_size=batch_rows):
@@ -259,7 +285,7 @@ def assign_themes(
                 ids = batch.column("paper_id").to_pylist()
                 flat = batch.column("embedding").flatten().to_numpy(zero_copy_only=False)
                 embeddings = flat.astype(np.float32, copy=False).reshape(len(ids), -1)
-                texts = batch.column("text").to_pylist()
+                texts = batch.column("text")
                 scores = score_papers(ids, texts, embeddings, themes, vectors)
                 table = pa.Table.from_pandas(scores, preserve_index=False)
                 writer = writer or pq.ParquetWriter(spool, table.schema)
@@ -367,7 +393,7 @@ def calibration_table(
         if part.empty:
             continue
         sims = np.array([float(embeddings[p] @ vectors[j]) for p in part["paper_id"]])
-        evidence = np.array([theme.has_evidence(texts[p]) for p in part["paper_id"]])
+        evidence = theme.evidence([texts[p] for p in part["paper_id"]])
         labels = part["label"].to_numpy().astype(bool)
         now = score_rule(sims, evidence, labels, theme.threshold, theme.threshold_strong)
         best = calibrate_rule(sims, evidence, labels)

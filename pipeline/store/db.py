@@ -127,21 +127,32 @@ class Store:
         (stmt,) = split_statements(load_sql(name))
         yield from self.stream_arrow(stmt, _params_used(stmt, params), batch_rows)
 
-    def spool(self, sql: str, params: Params, path: Path, batch_rows: int = 20_000) -> int:
+    def spool(
+        self, sql: str, params: Params, path: Path, batch_rows: int = 20_000, *, parts: int = 1
+    ) -> int:
         """Write a query's rows to a Parquet file, streamed; returns how many.
 
         Memory stays bounded by a batch, and the caller then reads the file at its own pace
         with no DuckDB query open while it works or writes. A query without rows gives a file
-        without columns (no batches).
+        without columns (no batches). With ``parts`` > 1 the query runs once per part with the
+        named parameters ``parts`` and ``part`` (0 .. parts - 1) added, and the file gets the
+        rows of every run: a query that partitions a large join on them holds one part at a
+        time.
         """
+        runs: list[Params] = [params]
+        if params is None or isinstance(params, Mapping):
+            runs = [{**(params or {}), "parts": parts, "part": part} for part in range(parts)]
+        elif parts > 1:
+            raise TypeError("a query spooled in parts takes named parameters")
         writer: pq.ParquetWriter | None = None
         rows = 0
         try:
-            for batch in self.stream_arrow(sql, params, batch_rows):
-                if writer is None:
-                    writer = pq.ParquetWriter(path, batch.schema)
-                writer.write_batch(batch)
-                rows += batch.num_rows
+            for run in runs:
+                for batch in self.stream_arrow(sql, _params_used(sql, run), batch_rows):
+                    if writer is None:
+                        writer = pq.ParquetWriter(path, batch.schema)
+                    writer.write_batch(batch.cast(writer.schema))
+                    rows += batch.num_rows
         finally:
             if writer is not None:
                 writer.close()
@@ -149,10 +160,15 @@ class Store:
             pq.write_table(pa.table({}), path)
         return rows
 
-    def spool_file(self, name: str, params: Params, path: Path) -> int:
+    def spool_file(self, name: str, params: Params, path: Path, *, parts: int = 1) -> int:
         """:meth:`spool` of the single query of ``sql/<name>.sql``."""
         (stmt,) = split_statements(load_sql(name))
-        return self.spool(stmt, _params_used(stmt, params), path)
+        return self.spool(stmt, params, path, parts=parts)
+
+    def memory_limit_bytes(self) -> int:
+        """DuckDB's memory limit for this connection, in bytes."""
+        text = str(self.scalar("select current_setting('memory_limit')"))
+        return parse_size(text)
 
     def count_file(self, name: str, params: Params = None) -> int:
         """How many rows the single query of ``sql/<name>.sql`` returns, without fetching them."""
@@ -230,6 +246,18 @@ class Store:
     def close(self) -> None:
         """Close the connection."""
         self.con.close()
+
+
+_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size as DuckDB writes it ("244.1 MiB", "1GB", "512 bytes")."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise ValueError(f"not a size: {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 def _params_used(stmt: str, params: Params) -> Params:

@@ -2,6 +2,7 @@ import duckdb
 import pytest
 
 from pipeline.store import StoreLockedError, open_reader, open_writer
+from pipeline.store.db import parse_size
 from pipeline.store.sqlfiles import load_sql, schema_migrations, split_statements
 
 
@@ -91,3 +92,35 @@ def test_a_bad_memory_limit_is_refused_with_its_name(value):
 
     with pytest.raises(ValidationError, match="duckdb_memory_limit"):
         load_settings(duckdb_memory_limit=value)
+
+
+def test_a_query_spooled_in_parts_gives_every_row_once(store, tmp_path):
+    import pyarrow.parquet as pq
+
+    sql = (
+        "select i, i * 2 as twice from range(1000) t(i)"
+        " where i >= $low and hash(i) % $parts = $part"
+    )
+    whole = store.spool(sql, {"low": 10}, tmp_path / "one.parquet")
+    split = store.spool(sql, {"low": 10}, tmp_path / "seven.parquet", parts=7)
+    assert whole == split == 990
+    rows = pq.read_table(tmp_path / "seven.parquet").to_pandas().sort_values("i")
+    assert rows["i"].tolist() == list(range(10, 1000))
+    with pytest.raises(TypeError, match="named parameters"):
+        store.spool("select ?", [1], tmp_path / "x.parquet", parts=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("244.1 MiB", int(244.1 * 1024**2)), ("1GB", 10**9), ("18.8 GiB", int(18.8 * 1024**3)),
+     ("512 bytes", 512)],
+)  # fmt: skip
+def test_duckdb_sizes_parse(text, size):
+    assert parse_size(text) == size
+
+
+def test_the_store_knows_its_memory_limit(tmp_path):
+    with open_writer(tmp_path / "w.duckdb", memory_limit="64MB") as store:
+        assert 60 * 1024**2 <= store.memory_limit_bytes() <= 64 * 1000**2
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size("lots")

@@ -12,6 +12,7 @@ from pipeline.themes import (
     ThemeFileError,
     assign_themes,
     calibrate_rule,
+    join_parts,
     load_themes,
     score_papers,
     score_rule,
@@ -101,6 +102,47 @@ def test_score_papers_applies_both_thresholds():
     assert scores["keyword_hit"].tolist() == [False, True, False, True]
 
 
+def test_score_papers_uses_the_same_evidence_as_calibration():
+    # `require` used to be checked by calibration only: scoring took any keyword as evidence
+    theme = Theme(
+        id="rl-finance", name="RL finance", seeds=["s"], keywords=["trading"],
+        require=["reinforcement learning"], threshold=0.3, threshold_strong=0.9,
+    )  # fmt: skip
+    texts = ["Reinforcement learning for trading", "Trading with linear models"]
+    emb = np.array([[0.5, 0.866], [0.5, 0.866]], dtype=np.float32)
+    scores = score_papers(["a", "b"], texts, emb, [theme], np.array([[1.0, 0.0]], np.float32))
+    assert scores["keyword_hit"].tolist() == [True, False]
+    assert scores["is_member"].tolist() == [True, False]
+
+
+@pytest.mark.parametrize(
+    ("keywords", "text", "expected"),
+    [
+        (["prun\\w*"], "Structured PRUNING of LLMs", True),
+        (["prun\\w*"], "unpruned networks", False),  # word boundary before the keyword
+        (["lottery tickets?"], "the lottery ticket hypothesis", True),
+        (["diffusion"], "Diffusion-based sampling", True),
+        (["diffusion"], "diffusions", False),
+        (["(?<!non-)convex"], "a convex relaxation", True),  # RE2 rejects look-behind: re
+        (["(?<!non-)convex"], "a non-convex problem", False),
+        (["denois\\w*"], "", False),
+    ],
+)
+def test_evidence_matches_pythons_re(keywords, text, expected):
+    theme = Theme(id="t", name="T", seeds=["s"], keywords=keywords)
+    assert theme.has_evidence(text) is expected
+    assert bool(theme.keyword_pattern().search(text)) is expected
+    many = theme.evidence([text, "nothing here", text])
+    assert many.tolist() == [expected, False, expected]
+
+
+def test_the_join_is_split_so_each_part_fits_the_memory_limit():
+    assert join_parts(2_500, 19 * 1024**3) == 1
+    assert join_parts(1_000_000, 256 * 1000**2) == 32
+    assert join_parts(0, 64 * 1024**2) == 1
+    assert join_parts(10, 1) == 10  # never less than one paper per part
+
+
 def test_score_rule_and_calibration():
     sims = np.array([0.9, 0.6, 0.5, 0.45, 0.3, 0.2])
     evidence = np.array([True, True, False, True, True, False])
@@ -139,7 +181,7 @@ def _papers(store, rows):
     store.execute("insert into paper_embeddings select *, now() from te")
 
 
-def test_assign_themes_stores_every_pair_and_caches_vectors(store):
+def test_assign_themes_stores_every_pair_and_caches_vectors(store, monkeypatch):
     _papers(
         store,
         [
@@ -176,6 +218,11 @@ def test_assign_themes_stores_every_pair_and_caches_vectors(store):
     themes[0] = Theme(id="pruning", name="Pruning", seeds=["sparse pruning"], keywords=["pruning"])
     assign_themes(store, themes, "fake", lambda: fake)
     assert fake.calls == calls + 1
+    # scoring from a join split in parts gives the same rows
+    before = store.query("select * from paper_themes order by all")
+    monkeypatch.setattr("pipeline.themes.JOIN_BYTES_PER_PAPER", store.memory_limit_bytes())
+    assign_themes(store, themes, "fake", lambda: fake)
+    pd.testing.assert_frame_equal(store.query("select * from paper_themes order by all"), before)
     # removing a theme removes its rows
     assign_themes(store, themes[:1], "fake", lambda: fake)
     assert store.query("select distinct theme_id from paper_themes")["theme_id"].tolist() == [
