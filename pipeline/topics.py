@@ -64,8 +64,14 @@ class TopicParams:
 
     @classmethod
     def for_corpus(cls, n_docs: int) -> TopicParams:
-        """Settings scaled to corpus size: bigger corpora get bigger minimum topics."""
-        mcs = max(10, n_docs // 250)
+        """Settings scaled to corpus size: bigger corpora get bigger minimum topics.
+
+        The minimum topic is 1/250 of the corpus, and at least half the square root of its
+        size: with 10 papers, 2,500 arXiv abstracts split into 81 topics of ~30 papers whose
+        top words rarely co-occur (NPMI -0.22); with 25, 30-40 topics (NPMI 0.07-0.15).
+        Above 15,625 papers the 1/250 term rules, as before.
+        """
+        mcs = max(10, n_docs // 250, round(0.5 * n_docs**0.5))
         return cls(
             min_cluster_size=mcs,
             min_samples=max(3, mcs // 5),

@@ -176,3 +176,19 @@ def test_update_labels_weigh_terms_as_the_fit_does():
     assert np.allclose(
         class_tfidf(counts).toarray(), expected.fit_transform(counts.astype(float)).toarray()
     )
+
+
+@pytest.mark.parametrize(
+    ("n_docs", "min_cluster_size"),
+    [(300, 10), (2_225, 24), (2_500, 25), (5_000, 35), (18_527, 74), (31_466, 125)],
+)
+def test_minimum_topic_size_grows_with_the_corpus(n_docs, min_cluster_size):
+    params = TopicParams.for_corpus(n_docs)
+    assert params.min_cluster_size == min_cluster_size
+    assert 3 <= params.min_samples <= params.min_cluster_size
+
+
+def test_topic_count_does_not_grow_as_the_corpus_shrinks():
+    # the most topics a corpus can hold (n / min size) rises with the corpus size
+    capacity = [n / TopicParams.for_corpus(n).min_cluster_size for n in range(500, 40_000, 500)]
+    assert capacity == sorted(capacity)
