@@ -209,7 +209,7 @@ def embed_new_papers(
         if not todo:
             return EmbedSummary(model, 0, total_papers, time.perf_counter() - started)
         embedder = embedder or make_embedder(backend, batch_size)
-        for batch in pq.ParquetFile(spool).iter_batches(batch_size=chunk_size):
+        for batch in store.read_spool(spool, chunk_size):
             part = batch.to_pandas()
             vectors = embedder.encode(part["text"].tolist())
             with store.transaction():

@@ -160,6 +160,20 @@ class Store:
             pq.write_table(pa.table({}), path)
         return rows
 
+    @staticmethod
+    def read_spool(path: Path, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        """Read a file :meth:`spool` wrote, ``batch_rows`` rows at a time.
+
+        Without pre-buffering: pyarrow's default reader kept every row group it had read, so
+        reading a 1M-paper spool of vectors and texts grew to 3.3 GB (on a 200k-row test file,
+        allocations grew 114 -> 359 MB with the default and stayed at 85 MB without).
+        """
+        reader = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+        try:
+            yield from reader.iter_batches(batch_size=batch_rows)
+        finally:
+            reader.close()
+
     def spool_file(self, name: str, params: Params, path: Path, *, parts: int = 1) -> int:
         """:meth:`spool` of the single query of ``sql/<name>.sql``."""
         (stmt,) = split_statements(load_sql(name))
