@@ -66,42 +66,60 @@ class OnnxEmbedder:
 
     Cosine to the torch fp32 vectors is about 0.99 on real abstracts (tested at >= 0.98).
     The folder is an artifact of ``trends models build`` (see :mod:`pipeline.models`).
+
+    Each text is run alone, never in a batch: int8 dynamic quantisation scales activations per
+    input tensor, so in a batch a text's vector would depend on its batch-mates (cosine 0.994
+    alone vs batched) and a resumed embed would differ from an uninterrupted one. Alone, the
+    vector depends on the text only, and no compute goes to padding: on 600 arXiv abstracts
+    (2 cores) one text per call on two threads ran 78 docs/s against 41 for sorted batches of
+    64 and 25 for sentence-transformers' torch model (docs/benchmarks.md).
     """
 
-    # The suffix follows the build recipe: a new recipe's vectors never mix with the old ones.
-    name = f"all-MiniLM-L6-v2-onnx-int8-v{FORMAT_VERSION}"
+    # The suffix follows the build recipe and the way texts are run ("-solo": one per call), so
+    # vectors of another recipe never mix with these.
+    name = f"all-MiniLM-L6-v2-onnx-int8-v{FORMAT_VERSION}-solo"
     dim = 384
 
-    def __init__(self, folder: Path, batch_size: int = 64) -> None:
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         from pipeline.models import MAX_SEQ_LENGTH, ONNX_MODEL_FILE, TOKENIZER_FILE
 
-        self.batch_size = batch_size
+        self.threads = max(1, threads or os.cpu_count() or 1)
         self.tokenizer = Tokenizer.from_file(str(Path(folder) / TOKENIZER_FILE))
         # The packaged tokenizer.json truncates at 128 and pads to a fixed 128; use
-        # sentence-transformers' 256 and pad each batch to its longest text instead.
-        pad = self.tokenizer.padding or {"pad_id": 0, "pad_token": "[PAD]"}
+        # sentence-transformers' 256 and no padding (texts run alone).
         self.tokenizer.enable_truncation(MAX_SEQ_LENGTH)
-        self.tokenizer.enable_padding(pad_id=pad["pad_id"], pad_token=pad["pad_token"])
+        self.tokenizer.no_padding()
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # One thread per call and several calls at once: a single short sequence keeps two
+        # intra-op threads busy badly (63 docs/s against 78 for two one-thread callers).
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
             str(Path(folder) / ONNX_MODEL_FILE), options, providers=["CPUExecutionProvider"]
         )
 
+    def _encode_one(self, text: str) -> np.ndarray:
+        ids = np.array([self.tokenizer.encode(text).ids], dtype=np.int64)
+        mask, types = np.ones_like(ids), np.zeros_like(ids)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        return self.session.run(None, feeds)[0][0]
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts; batches hold texts of similar length so little compute goes to padding."""
+        """Embed texts, each alone; ONNX Runtime releases the GIL, so threads run in parallel."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        for lo in range(0, len(texts), self.batch_size):
-            rows = order[lo : lo + self.batch_size]
-            encoded = self.tokenizer.encode_batch([texts[i] for i in rows])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            out[rows] = self.session.run(None, feeds)[0]
+        if self.threads == 1 or len(texts) < 2:
+            for i, text in enumerate(texts):
+                out[i] = self._encode_one(text)
+            return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            for i, vector in enumerate(pool.map(self._encode_one, texts)):
+                out[i] = vector
         return out
 
 
@@ -151,7 +169,7 @@ def make_embedder(
 
     folder = ensure_model(models_dir or load_settings().models_dir, backend)
     if backend == EmbeddingBackend.onnx:
-        return OnnxEmbedder(folder, batch_size=batch_size)
+        return OnnxEmbedder(folder)
     return StaticEmbedder(folder)
 
 
