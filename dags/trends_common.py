@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, Param
 
-from pipeline.config import EmbeddingBackend
+from pipeline.config import EmbeddingBackend, load_settings
 
 GROUP = "research-trends"
 PAPERS = Asset(name="papers", uri="trends://store/papers", group=GROUP)
@@ -98,9 +98,9 @@ def full_refit_param() -> Param:
 
 
 def embedding_backend_param() -> Param:
-    """The sentence-embedding backend."""
+    """The sentence-embedding backend, by default the settings' (``TRENDS_EMBEDDING_BACKEND``)."""
     return Param(
-        EmbeddingBackend.minilm.value,
+        load_settings().embedding_backend.value,
         type="string",
         enum=[b.value for b in EmbeddingBackend],
         title="Embedding backend",

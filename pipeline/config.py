@@ -21,7 +21,8 @@ REPORTS_DIR = REPO_ROOT / "reports"
 class EmbeddingBackend(StrEnum):
     """Sentence-embedding backends (all from the packaged all-MiniLM-L6-v2, offline).
 
-    ``minilm``: the model in torch fp32. ``onnx``: the same model in ONNX Runtime, int8.
+    ``minilm``: the model in torch fp32. ``onnx`` (the default): the same model in ONNX Runtime,
+    int8, each text run alone (about 3x faster than ``minilm`` on 2 cores, cosine 0.995 to it).
     ``static``: a model2vec static model distilled from it. The last two are built by
     ``trends models build`` into ``models_dir`` (or on first use).
     """
@@ -46,7 +47,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         REPO_ROOT.parent / "shared" / "data", description="Folder of the real input data."
     )
-    embedding_backend: EmbeddingBackend = EmbeddingBackend.minilm
+    embedding_backend: EmbeddingBackend = EmbeddingBackend.onnx
     seed: int = 42
     embed_batch_size: int = Field(64, ge=1, le=4096)
     models_dir: Path = Field(
