@@ -7,7 +7,9 @@ from sklearn.metrics import adjusted_rand_score
 from pipeline.embed import load_embeddings
 from pipeline.topic_update import place_new_papers
 from pipeline.topics import (
+    OutlierReducingClusterer,
     TopicParams,
+    bertopic_class,
     centroids_of,
     cosine_knn,
     current_topic_run,
@@ -96,6 +98,45 @@ def test_fit_recovers_clusters_with_meaningful_terms(fitted):
         assert set(row.terms[:3]) <= set(THEMES[theme].split()), (row.terms, theme)
     assert 0 <= fit.outlier_share <= fit.outlier_share_before <= 1
     assert 0 < fit.diversity <= 1 and fit.npmi > 0
+
+
+class FixedLabels:
+    """A clusterer stand-in that returns given labels."""
+
+    def __init__(self, labels):
+        self.given = np.asarray(labels)
+
+    def fit(self, reduced):
+        self.labels_ = self.given
+        return self
+
+
+def test_outliers_join_the_nearest_centroid_only_when_close_enough():
+    angles = np.radians([0, 4, 8, 90, 94, 98, 6, 45, 200])
+    X = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    labels = [0, 0, 0, 1, 1, 1, -1, -1, -1]  # 6 degrees: inside topic 0's spread; 45, 200: not
+    reducer = OutlierReducingClusterer(FixedLabels(labels), X, quantile=0.0).fit(X[:, :1])
+    assert reducer.labels_.tolist() == [0, 0, 0, 1, 1, 1, 0, -1, -1]
+    assert reducer.reassigned_.tolist() == [False] * 6 + [True, False, False]
+    assert reducer.outlier_share_before_ == pytest.approx(3 / 9)
+    assert reducer.threshold_ == pytest.approx(np.cos(np.radians(4)), abs=1e-6)  # the loosest member
+    assert reducer.similarity_[6] == pytest.approx(np.cos(np.radians(2)), abs=1e-6)
+    assert reducer.similarity_[1] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_every_paper_an_outlier_leaves_them_so():
+    X = np.eye(3, dtype=np.float32)
+    reducer = OutlierReducingClusterer(FixedLabels([-1, -1, -1]), X, quantile=0.03).fit(X)
+    assert reducer.labels_.tolist() == [-1, -1, -1] and not reducer.reassigned_.any()
+
+
+def test_bertopic_still_has_the_representative_docs_hook():
+    # fit_topics skips BERTopic's own representative documents through a private method; a
+    # BERTopic that renamed it would silently bring the cost back.
+    from bertopic import BERTopic
+
+    assert callable(getattr(BERTopic, "_save_representative_docs", None))
+    assert bertopic_class()._save_representative_docs is not BERTopic._save_representative_docs
 
 
 def test_same_seed_same_topics(fitted):
