@@ -21,13 +21,15 @@ help: ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# --compile-bytecode: uv leaves .pyc files out, and where PYTHONDONTWRITEBYTECODE is set every
+# process compiled bertopic, torch and transformers from source again (~9 s of each CLI call).
 setup: $(BIN)/python ## create .venv and install everything (uv when present, else pip bootstraps it)
 	@set -e; \
 	uv="$(UV)"; \
 	if [ -z "$$uv" ]; then $(BIN)/pip install -q uv && uv=$(BIN)/uv || uv=""; fi; \
 	if [ -n "$$uv" ]; then \
 	  $$uv pip install --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS)) \
-	    -c constraints.txt -e '.[dev]'; \
+	    --compile-bytecode -c constraints.txt -e '.[dev]'; \
 	else \
 	  $(BIN)/pip install -c constraints.txt -e '.[dev]'; \
 	fi
