@@ -33,9 +33,9 @@ from pipeline.store import Store
 from pipeline.topics import (
     TopicParams,
     current_topic_run,
-    make_vectorizer,
     next_stable_number,
     short_label,
+    term_counts,
     topics_table,
 )
 
@@ -280,9 +280,10 @@ def _birth_topics(
     terms = streamed_class_top_terms(batches, all_classes, targets, rules.top_n_words)
     # NPMI as the fit scores it: the documents' own text, restricted to the topics' terms
     top_terms = [terms[t][0] for t in targets]
-    reference = make_vectorizer(sorted({w for words in top_terms for w in words}))
-    doc_term = sparse.vstack([reference.transform(texts) for texts, _ in batches()]).tocsr()
-    npmi = npmi_coherence(top_terms, doc_term, reference.vocabulary_)
+    vocabulary_terms = sorted({w for words in top_terms for w in words})
+    parts = [term_counts(texts, vocabulary_terms) for texts, _ in batches()]
+    doc_term = sparse.vstack([matrix for matrix, _ in parts]).tocsr()
+    npmi = npmi_coherence(top_terms, doc_term, parts[0][1] if parts else {})
     rows, members = [], []
     for t, score in zip(targets, npmi, strict=True):
         idx = pool_rows[pool_topics == t]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -14,6 +14,7 @@ from functools import cache
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from scipy import sparse
 
 from pipeline.embed import load_embeddings
 from pipeline.lineage import Lineage, match_topics, seed_agreement
@@ -117,6 +118,46 @@ def make_vectorizer(vocabulary: list[str] | None = None):
     )
 
 
+def term_counts(
+    docs: Sequence[str], terms: Iterable[str]
+) -> tuple[sparse.csr_matrix, dict[str, int]]:
+    """Counts of ``terms`` in each document, exactly as ``make_vectorizer(terms).transform`` gives.
+
+    Returns the documents x terms matrix and the column of each term. The same preprocessing,
+    token pattern and stop words, but a bigram is only formed where its first word starts one
+    of ``terms``: CountVectorizer builds and looks up every bigram of every document, which was
+    most of the coherence pass (~8 s of a 31,000-paper fit) for a vocabulary of a few hundred
+    terms.
+    """
+    reference = make_vectorizer()
+    preprocess, tokenize = reference.build_preprocessor(), reference.build_tokenizer()
+    stop = frozenset(reference.get_stop_words() or ())
+    vocabulary = {term: col for col, term in enumerate(sorted(set(terms)))}
+    unigrams = {t for t in vocabulary if " " not in t}
+    starts = {t.split(" ", 1)[0] for t in vocabulary if " " in t}
+    indptr, indices, counts = [0], [], []
+    for doc in docs:
+        words = [w for w in tokenize(preprocess(doc)) if w not in stop]
+        found: dict[int, int] = {}
+        for i, word in enumerate(words):
+            if word in unigrams:
+                col = vocabulary[word]
+                found[col] = found.get(col, 0) + 1
+            if word in starts and i + 1 < len(words):
+                col = vocabulary.get(f"{word} {words[i + 1]}")
+                if col is not None:
+                    found[col] = found.get(col, 0) + 1
+        indices.extend(found)
+        counts.extend(found.values())
+        indptr.append(len(indices))
+    matrix = sparse.csr_matrix(
+        (np.asarray(counts, dtype=np.int64), np.asarray(indices, dtype=np.int64), indptr),
+        shape=(len(indptr) - 1, len(vocabulary)),
+    )
+    matrix.sort_indices()
+    return matrix, vocabulary
+
+
 def short_label(terms: list[str], n: int = 3) -> str:
     """A readable label from top terms, skipping words already covered by a chosen phrase."""
     chosen: list[str] = []
@@ -179,7 +220,8 @@ def cosine_knn(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         sims = x[start : start + block] @ x.T
         rows = np.arange(len(sims))
         sims[rows, start + rows] = 2.0  # a point is its own nearest neighbour, even among twins
-        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        # the k largest, partitioned in place of a negated copy (a third of the search at 31k)
+        part = np.argpartition(sims, n - k, axis=1)[:, n - k :]
         part_sims = np.take_along_axis(sims, part, axis=1)
         order = np.lexsort((part, -part_sims), axis=1)  # by similarity, then index: no ties left
         indices[start : start + block] = np.take_along_axis(part, order, axis=1)
@@ -379,9 +421,8 @@ def fit_topics(
     topics = pd.DataFrame(rows)
     real = topics["topic_id"] != -1
     top_terms = topics.loc[real, "terms"].tolist()
-    reference = make_vectorizer(sorted({t for terms in top_terms for t in terms}))
-    doc_term = reference.transform(docs)
-    scores = npmi_coherence(top_terms, doc_term, reference.vocabulary_)
+    doc_term, vocabulary = term_counts(docs, (t for terms in top_terms for t in terms))
+    scores = npmi_coherence(top_terms, doc_term, vocabulary)
     topics["npmi"] = np.nan
     topics.loc[real, "npmi"] = scores
     assignments = pd.DataFrame(

@@ -15,8 +15,10 @@ from pipeline.topics import (
     current_topic_run,
     fit_and_store,
     fit_topics,
+    make_vectorizer,
     nearest_topic,
     short_label,
+    term_counts,
 )
 
 THEMES = {
@@ -234,3 +236,26 @@ def test_topic_count_does_not_grow_as_the_corpus_shrinks():
     # the most topics a corpus can hold (n / min size) rises with the corpus size
     capacity = [n / TopicParams.for_corpus(n).min_cluster_size for n in range(500, 40_000, 500)]
     assert capacity == sorted(capacity)
+
+
+def test_term_counts_equal_countvectorizer_on_real_abstracts():
+    from pathlib import Path
+
+    import pandas as pd
+
+    arxiv = Path(__file__).resolve().parents[3] / "shared" / "data" / "arxiv_cs_ai_2025.parquet"
+    frame = pd.read_parquet(arxiv, columns=["title", "abstract"]).head(400)
+    docs = (frame["title"] + ". " + frame["abstract"]).tolist()
+    docs += ["", "The of and", "Large language-models LARGE LANGUAGE MODELS large the language"]
+    fitted = make_vectorizer().fit(docs)
+    counts = np.asarray(fitted.transform(docs).sum(axis=0)).ravel()
+    names = fitted.get_feature_names_out()
+    bigrams = [t for t in names[np.argsort(-counts)] if " " in t][:150]
+    unigrams = [t for t in names[np.argsort(-counts)] if " " not in t][:150]
+    terms = [*bigrams, *unigrams, "no such term", "absent"]
+    ours, vocabulary = term_counts(docs, terms)
+    reference = make_vectorizer(sorted(set(terms)))
+    expected = reference.transform(docs)
+    assert vocabulary == reference.vocabulary_
+    assert ours.shape == expected.shape == (len(docs), len(set(terms)))
+    assert (ours != expected).nnz == 0 and ours.sum() > 1000
