@@ -49,13 +49,13 @@ demo: ## the main job on real data: a $(DEMO_SAMPLE)-paper slice of arXiv 2025 -
 	$(BIN)/trends run --sample $(DEMO_SAMPLE)
 	@echo "demo: open $(TRENDS_HOME)/site/index.html; query with: $(BIN)/trends sql \"select count(*) from papers\""
 
-run: ## the whole arXiv 2025 corpus (31k papers; embedding takes ~20 min on 2 cores)
+run: ## the whole arXiv 2025 corpus (31k papers; ~9 min on 2 cores, most of it embedding)
 	$(BIN)/trends run
 
 BENCH_ARGS ?=
 
 .PHONY: bench bench-quick
-bench: ## plain BERTopic vs ours, full 31k corpus (over an hour on 2 cores) -> var/bench/full
+bench: ## plain BERTopic vs ours, full 31k corpus (~35 min on 2 cores, (a) is 21 of them) -> var/bench/full
 	$(BIN)/python benchmarks/bench.py --out var/bench/full $(BENCH_ARGS)
 
 bench-quick: ## the same benchmark on a 5,000-paper slice -> var/bench/quick

@@ -26,7 +26,7 @@ pipeline's finds it), topic diversity (:func:`pipeline.quality.topic_diversity`)
 and agreement with (a): adjusted Rand index and normalised mutual information of the topic
 assignments over the papers both runs placed in a topic.
 
-    .venv/bin/python benchmarks/bench.py            # the 31k-paper corpus (over an hour on 2 cores)
+    .venv/bin/python benchmarks/bench.py            # the 31k-paper corpus (~35 min on 2 cores)
     .venv/bin/python benchmarks/bench.py --quick    # a 5,000-paper slice
     .venv/bin/python benchmarks/bench.py --papers 300 --out /tmp/bench --no-warmup
 

