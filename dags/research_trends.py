@@ -2,7 +2,7 @@
 
 `ingest >> embed >> topics >> analyze >> report >> publish`, the same stage functions as
 `trends run`, for an operator who wants one button with every parameter: *source file*,
-*sample size*, *date range*, *embedding backend*, *full refit* and *as-of* date. Not
+*sample size*, *date range*, *embedding backend*, *full refit*, *topic words* and *as-of* date. Not
 scheduled. Parameters are checked before anything is written: a bad one fails the run at once,
 without retries, with a message naming it.
 
@@ -28,6 +28,7 @@ from trends_common import (
     full_refit_param,
     input_path_param,
     sample_param,
+    topic_representation_param,
 )
 
 
@@ -48,6 +49,7 @@ from trends_common import (
         **date_range_params(),
         "embedding_backend": embedding_backend_param(),
         "full_refit": full_refit_param(),
+        "topic_representation": topic_representation_param(),
         "as_of": as_of_param(),
     },
 )

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from airflow.sdk import Asset, Param
 
-from pipeline.config import EmbeddingBackend, load_settings
+from pipeline.config import EmbeddingBackend, TopicRepresentation, load_settings
 
 GROUP = "research-trends"
 PAPERS = Asset(name="papers", uri="trends://store/papers", group=GROUP)
@@ -105,6 +105,21 @@ def embedding_backend_param() -> Param:
         enum=[b.value for b in EmbeddingBackend],
         title="Embedding backend",
         description="Sentence-embedding model the papers are embedded and clustered with.",
+    )
+
+
+def topic_representation_param() -> Param:
+    """How topics choose their words, by default the settings' (``TRENDS_TOPIC_REPRESENTATION``)."""
+    return Param(
+        load_settings().topic_representation.value,
+        type="string",
+        enum=[r.value for r in TopicRepresentation],
+        title="Topic words",
+        description=(
+            "ctfidf: each topic's ten most distinctive words (c-TF-IDF). mmr: fewer near-synonyms "
+            "(maximal marginal relevance), at some cost in coherence. Applies to a full refit; "
+            "updates follow the fit."
+        ),
     )
 
 

@@ -13,7 +13,8 @@ at 03:00 UTC for a full refit (skipped while nothing is embedded yet).
    `paper_embeddings` asset.
 4. `topics` (writer): places the new papers into the current topics, or refits BERTopic from
    scratch on the weekly schedule, when *full refit* is ticked, or when there is no fit yet;
-   updates the `topics` asset, which starts `trends_report`.
+   updates the `topics` asset, which starts `trends_report`. *Topic words* chooses how a
+   refit picks each topic's words (c-TF-IDF ranking, or MMR for fewer near-synonyms).
 
 Writer tasks share the one-slot `trends_writer` pool with the other DAGs.
 """
@@ -31,6 +32,7 @@ from trends_common import (
     embed_shards_param,
     embedding_backend_param,
     full_refit_param,
+    topic_representation_param,
 )
 
 
@@ -49,6 +51,7 @@ from trends_common import (
     params={
         "full_refit": full_refit_param(),
         "embedding_backend": embedding_backend_param(),
+        "topic_representation": topic_representation_param(),
         "embed_shards": embed_shards_param(),
     },
 )

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.config import EmbeddingBackend, Settings, load_settings
+from pipeline.config import EmbeddingBackend, Settings, TopicRepresentation, load_settings
 from pipeline.sources.kaggle import DEFAULT_CHUNK_LINES as KAGGLE_CHUNK_LINES
 
 app = typer.Typer(
@@ -46,6 +46,15 @@ BackendOpt = Annotated[
 ]
 
 
+WordsOpt = Annotated[
+    TopicRepresentation | None,
+    typer.Option(
+        "--words",
+        help="How a refit picks topic words: ctfidf or mmr (env TRENDS_TOPIC_REPRESENTATION).",
+    ),
+]
+
+
 class _Ctx:
     settings: Settings
 
@@ -72,9 +81,17 @@ def main(
     )
 
 
-def _with_backend(settings: Settings, backend: EmbeddingBackend | None) -> Settings:
-    """The settings with a command's --backend applied (topics then use that backend's vectors)."""
-    return settings.model_copy(update={"embedding_backend": backend}) if backend else settings
+def _with_backend(
+    settings: Settings,
+    backend: EmbeddingBackend | None,
+    words: TopicRepresentation | None = None,
+) -> Settings:
+    """The settings with a command's --backend and --words applied.
+
+    Topics then use that backend's vectors, and a refit picks its words that way.
+    """
+    update = {"embedding_backend": backend, "topic_representation": words}
+    return settings.model_copy(update={k: v for k, v in update.items() if v is not None})
 
 
 def _fail(exc: BaseException) -> None:
@@ -389,11 +406,12 @@ def topics(
             "--full/--update", help="Refit all topics, or place new papers into the current fit."
         ),
     ] = False,
+    words: WordsOpt = None,
 ) -> None:
     """Fit topics, or place new papers into the current topics (the default)."""
     from pipeline.runner import topics_stage, writer
 
-    s = _ctx.settings
+    s = _with_backend(_ctx.settings, None, words)
     with writer(s) as store, console.status("fitting topics" if full else "placing new papers"):
         line = topics_stage(store, s, full=full)
     out.print(line)
@@ -459,6 +477,7 @@ def run(
         str | None, typer.Option(help="Build the marts as of this date (YYYY-MM-DD).")
     ] = None,
     backend: BackendOpt = None,
+    words: WordsOpt = None,
 ) -> None:
     """Run every stage in order: ingest, embed, topics, analyze, report, publish."""
     from pipeline.runner import RunOptions, run_pipeline
@@ -472,7 +491,7 @@ def run(
             as_of=_parse_date(as_of),
             embed_progress=_embed_callback(progress),
         )
-        run_pipeline(_with_backend(_ctx.settings, backend), options, say=out.print)
+        run_pipeline(_with_backend(_ctx.settings, backend, words), options, say=out.print)
     index = _ctx.settings.site_dir / "index.html"
     out.print(f"run: done in {time.perf_counter() - started:.1f}s; open {index}")
 

@@ -32,6 +32,20 @@ class EmbeddingBackend(StrEnum):
     static = "static"
 
 
+class TopicRepresentation(StrEnum):
+    """How each topic's ten words are chosen from its c-TF-IDF ranking.
+
+    ``ctfidf`` (the default): the BM25 c-TF-IDF ranking as it is. ``mmr``: maximal marginal
+    relevance over the 30 best c-TF-IDF terms, trading a term's weight against its embedding
+    similarity to the terms already chosen, so near-synonyms ("graph", "graphs") give way to
+    other words. It embeds the candidate words with the fit's backend; on arXiv and BBC News it
+    lowers NPMI (docs/benchmarks.md), hence not the default.
+    """
+
+    ctfidf = "ctfidf"
+    mmr = "mmr"
+
+
 def default_models_dir() -> Path:
     """Where built models go: ``$XDG_CACHE_HOME/research-trends/models`` (``~/.cache/...``)."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -49,6 +63,7 @@ class Settings(BaseSettings):
     )
     embedding_backend: EmbeddingBackend = EmbeddingBackend.onnx
     seed: int = 42
+    topic_representation: TopicRepresentation = TopicRepresentation.ctfidf
     embed_batch_size: int = Field(64, ge=1, le=4096)
     models_dir: Path = Field(
         default_factory=default_models_dir,

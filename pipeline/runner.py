@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from pipeline.config import EmbeddingBackend, Settings, load_settings
+from pipeline.config import EmbeddingBackend, Settings, TopicRepresentation, load_settings
 from pipeline.embed import (
+    Embedder,
     ShardPlan,
     ShardSummary,
     embed_new_papers,
@@ -71,10 +72,21 @@ def embed_stage(store: Store, settings: Settings, progress: EmbedProgress | None
 @in_stage("topics")
 def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str:
     """Fit topics (full, or when no fit exists) or place new papers into the current fit."""
-    model = model_name(settings.embedding_backend)
+    backend = settings.embedding_backend
+    model = model_name(backend)
     current = current_topic_run(store)
+
+    def embedder() -> Embedder:  # for words, when the representation embeds them
+        return make_embedder(backend, settings.embed_batch_size)
+
     if full or current is None:
-        return fit_and_store(store, model, settings.seed).line()
+        return fit_and_store(
+            store,
+            model,
+            settings.seed,
+            representation=settings.topic_representation.value,
+            embedder=embedder,
+        ).line()
     fitted = store.scalar("select model from topic_runs where topic_run_id = ?", [current])
     if fitted != model:
         # Vectors of another backend cannot be placed into this fit's centroids.
@@ -82,7 +94,7 @@ def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str
             f"the current topic fit {current} was made with {fitted}, not {model}: use that"
             " fit's backend, or refit with `trends topics --full` on this one"
         )
-    return place_new_papers(store, model).line()
+    return place_new_papers(store, model, embedder).line()
 
 
 @in_stage("analyze")
@@ -272,12 +284,18 @@ def ingest_request_stage(store: Store, settings: Settings, request: IngestReques
 
 
 def run_settings(params: Mapping[str, object]) -> Settings:
-    """Settings of a DAG run: the environment's, with the run's embedding backend if given."""
-    backend = params.get("embedding_backend") or None
-    if backend is not None and backend not in {b.value for b in EmbeddingBackend}:
-        known = ", ".join(b.value for b in EmbeddingBackend)
-        raise ParamsError(f"embedding_backend: {backend!r} is not one of {known}")
-    return load_settings(embedding_backend=backend)
+    """Settings of a DAG run: the environment's, with the run's backend and topic words if given."""
+    chosen = {}
+    for name, kind in (
+        ("embedding_backend", EmbeddingBackend),
+        ("topic_representation", TopicRepresentation),
+    ):
+        value = params.get(name) or None
+        if value is not None and value not in {k.value for k in kind}:
+            known = ", ".join(k.value for k in kind)
+            raise ParamsError(f"{name}: {value!r} is not one of {known}")
+        chosen[name] = value
+    return load_settings(**chosen)
 
 
 def wants_full_refit(full_refit: object, run_type: object) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from pipeline.embed import load_embeddings
+from pipeline.embed import Embedder, load_embeddings
 from pipeline.lineage import format_stable_id
 from pipeline.novelty import (
     NoveltyRule,
@@ -34,6 +34,7 @@ from pipeline.topics import (
     TopicParams,
     current_topic_run,
     next_stable_number,
+    represent_terms,
     short_label,
     term_counts,
     topics_table,
@@ -106,6 +107,9 @@ class FitRules:
     min_cluster_size: int
     min_samples: int
     top_n_words: int
+    representation: str = "ctfidf"  # how born topics choose their words, as the fit did
+    mmr_diversity: float = 0.0
+    candidate_words: int = 10
 
     @classmethod
     def of_run(cls, store: Store, run_id: str) -> FitRules:
@@ -114,19 +118,31 @@ class FitRules:
             store.scalar("select params from topic_runs where topic_run_id = ?", [run_id])
         )
         defaults = TopicParams()
+        terms = TopicParams(
+            top_n_words=int(params.get("top_n_words", defaults.top_n_words)),
+            representation=str(params.get("representation", defaults.representation)),
+            mmr_diversity=float(params.get("mmr_diversity", defaults.mmr_diversity)),
+            mmr_candidates=int(params.get("mmr_candidates", defaults.mmr_candidates)),
+        )
         return cls(
             threshold=float(params["assign_threshold"]),
             min_cluster_size=int(params.get("min_cluster_size", defaults.min_cluster_size)),
             min_samples=int(params.get("min_samples", defaults.min_samples)),
-            top_n_words=int(params.get("top_n_words", defaults.top_n_words)),
+            top_n_words=terms.top_n_words,
+            representation=terms.representation,
+            mmr_diversity=terms.mmr_diversity,
+            candidate_words=terms.candidate_words,
         )
 
 
-def place_new_papers(store: Store, model: str) -> UpdateSummary:
+def place_new_papers(
+    store: Store, model: str, embedder: Callable[[], Embedder] | None = None
+) -> UpdateSummary:
     """Place papers the current fit has not seen; form new topics from a dense novelty pool.
 
     Everything is written in one transaction; running it again with no new papers changes
-    nothing.
+    nothing. ``embedder`` makes the model of ``model``; it is loaded only when topics are born
+    and the fit chose its words by ``mmr``.
     """
     started = time.perf_counter()
     run_id = current_topic_run(store)
@@ -177,7 +193,16 @@ def place_new_papers(store: Store, model: str) -> UpdateSummary:
         clusters = find_new_topics(embeddings[pool_rows], rule)
         if (clusters >= 0).any():
             births = _birth_topics(
-                store, run_id, ids, embeddings, known, placements, pool_rows, clusters, rules
+                store,
+                run_id,
+                ids,
+                embeddings,
+                known,
+                placements,
+                pool_rows,
+                clusters,
+                rules,
+                embedder,
             )
 
     # 3. papers of born topics (new ones, and earlier ones leaving the pool) get those topics
@@ -247,6 +272,7 @@ def _birth_topics(
     pool_rows: np.ndarray,
     clusters: np.ndarray,
     rules: FitRules,
+    embedder: Callable[[], Embedder] | None = None,
 ) -> Births:
     """New topics from the pool's clusters: ids, labels (c-TF-IDF against every topic), NPMI.
 
@@ -277,7 +303,15 @@ def _birth_topics(
 
     targets = sorted(set(pool_topics.tolist()) - {-1})
     all_classes = np.unique(classes.to_numpy().astype(np.int64))
-    terms = streamed_class_top_terms(batches, all_classes, targets, rules.top_n_words)
+    ranked = streamed_class_top_terms(batches, all_classes, targets, rules.candidate_words)
+    chosen = represent_terms(
+        [ranked[t] for t in targets],
+        top_n=rules.top_n_words,
+        representation=rules.representation,
+        diversity=rules.mmr_diversity,
+        embedder=embedder() if embedder and rules.representation == "mmr" else None,
+    )
+    terms = dict(zip(targets, chosen, strict=True))
     # NPMI as the fit scores it: the documents' own text, restricted to the topics' terms
     top_terms = [terms[t][0] for t in targets]
     vocabulary_terms = sorted({w for words in top_terms for w in words})

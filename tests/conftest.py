@@ -48,6 +48,38 @@ def real_run_home(tmp_path_factory):
     return home
 
 
+class WordEmbedder:
+    """A stand-in sentence model for topic words: a text's vector sums its tokens' vectors.
+
+    So "graph neural" lies near "graph", as in a real model. Records every call to ``encode``.
+    """
+
+    def __init__(self, dim: int = 24) -> None:
+        self.dim = dim
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts):
+        import hashlib
+
+        import numpy as np
+
+        self.calls.append(list(texts))
+        rows = []
+        for text in texts:
+            vector = np.zeros(self.dim)
+            for token in text.split():
+                seed = int.from_bytes(hashlib.sha256(token.encode()).digest()[:8], "little")
+                vector += np.random.default_rng(seed).normal(size=self.dim)
+            rows.append(vector / (np.linalg.norm(vector) or 1.0))
+        return np.asarray(rows, dtype=np.float32)
+
+
+@pytest.fixture
+def word_embedder() -> WordEmbedder:
+    """A fresh :class:`WordEmbedder`."""
+    return WordEmbedder()
+
+
 @pytest.fixture
 def store(tmp_path):
     """A fresh, migrated working database."""

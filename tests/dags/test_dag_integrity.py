@@ -136,7 +136,7 @@ def test_ingest_is_daily_on_data_intervals_and_topics_refit_weekly(dagbag):
 
 FORM_FIELDS = {
     "trends_ingest": {"input_path", "sample", "date_from", "date_to"},
-    "trends_topics": {"full_refit", "embedding_backend", "embed_shards"},
+    "trends_topics": {"full_refit", "embedding_backend", "topic_representation", "embed_shards"},
     "trends_report": {"as_of"},
     "research_trends": {
         "input_path",
@@ -145,6 +145,7 @@ FORM_FIELDS = {
         "date_to",
         "embedding_backend",
         "full_refit",
+        "topic_representation",
         "as_of",
     },
 }

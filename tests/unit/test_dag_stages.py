@@ -150,6 +150,11 @@ def test_param_dates_and_backend():
     assert run_settings({"embedding_backend": "minilm"}).embedding_backend == "minilm"
     with pytest.raises(ParamsError, match="embedding_backend: 'word2vec' is not one of minilm"):
         run_settings({"embedding_backend": "word2vec"})
+    chosen = run_settings({"embedding_backend": "static", "topic_representation": "mmr"})
+    assert (chosen.embedding_backend, chosen.topic_representation) == ("static", "mmr")
+    assert run_settings({"topic_representation": ""}).topic_representation == "ctfidf"
+    with pytest.raises(ParamsError, match="topic_representation: 'lda' is not one of ctfidf, mmr"):
+        run_settings({"topic_representation": "lda"})
 
 
 def test_full_refit_when_asked_or_on_the_time_schedule():

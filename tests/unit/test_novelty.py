@@ -84,7 +84,7 @@ def add_papers(store, ids, docs, X):
     store.unregister("e")
 
 
-def write_fit(store, ids, X, labels, run_id="fit-1"):
+def write_fit(store, ids, X, labels, run_id="fit-1", params=None):
     """A fit as `trends topics --full` stores it, with the rule's threshold from the fit."""
     cents = centroids_of(X, labels)
     own = np.array([X[i] @ cents[t] for i, t in enumerate(labels)])
@@ -92,7 +92,12 @@ def write_fit(store, ids, X, labels, run_id="fit-1"):
     store.execute(
         "insert into topic_runs (topic_run_id, kind, model, seed, params, n_docs, n_topics,"
         " outlier_share, created_at) values (?, 'full', 'syn', 1, ?, ?, ?, 0, now())",
-        [run_id, json.dumps({**PARAMS, "assign_threshold": threshold}), len(ids), len(cents)],
+        [
+            run_id,
+            json.dumps({**(params or PARAMS), "assign_threshold": threshold}),
+            len(ids),
+            len(cents),
+        ],
     )
     rows = pd.DataFrame(
         {
@@ -124,6 +129,10 @@ def write_fit(store, ids, X, labels, run_id="fit-1"):
 @pytest.fixture
 def fitted(store):
     """A store holding a hand-written fit of three topics (60 papers each)."""
+    return fitted_store(store, PARAMS)
+
+
+def fitted_store(store, params):
     rng = np.random.default_rng(1)
     dirs = directions()
     ids, docs, X, labels = [], [], [], []
@@ -135,7 +144,7 @@ def fitted(store):
         labels += [t] * len(i)
     X = np.vstack(X)
     add_papers(store, ids, docs, X)
-    write_fit(store, ids, X, np.asarray(labels))
+    write_fit(store, ids, X, np.asarray(labels), params=params)
     return store, dirs, rng
 
 
@@ -314,6 +323,24 @@ def test_dense_pool_becomes_a_new_topic_with_a_birth(fitted):
     add_papers(store, more_ids, more_docs, more)
     assert place_new_papers(store, "syn").n_placed == 3
     assert store.scalar("select count(*) from paper_topics where topic_id = 3") == size + 3
+
+
+def test_born_topics_choose_their_words_as_the_fit_did(store, word_embedder):
+    """A fit that chose its words by MMR gives topics born after it MMR words too."""
+    params = {**PARAMS, "representation": "mmr", "mmr_diversity": 0.5, "mmr_candidates": 12}
+    store, dirs, rng = fitted_store(store, params)
+    before = snapshot(store)
+    q_ids, q_docs, q = papers_around(dirs[3], 40, 1.0, NEW_THEME, "q", rng)
+    add_papers(store, q_ids, q_docs, q)
+    with pytest.raises(ValueError, match="needs an embedder"):
+        place_new_papers(store, "syn")
+    for a, b in zip(before, snapshot(store), strict=True):  # nothing half-written
+        pd.testing.assert_frame_equal(a, b)
+    summary = place_new_papers(store, "syn", lambda: word_embedder)
+    assert len(summary.born) == 1 and len(word_embedder.calls) == 1
+    candidates = set(word_embedder.calls[0])
+    terms = store.query("select terms from topics where topic_id = 3")["terms"].iloc[0]
+    assert len(terms) == 5 and set(terms) <= candidates and len(candidates) > 5
 
 
 def test_sparse_pool_forms_no_topic(fitted):

@@ -1,5 +1,7 @@
 """Topic fitting and placement on synthetic clusters with real words (no model needed)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -17,6 +19,8 @@ from pipeline.topics import (
     fit_topics,
     make_vectorizer,
     nearest_topic,
+    represent_terms,
+    select_by_mmr,
     short_label,
     term_counts,
 )
@@ -142,6 +146,64 @@ def test_bertopic_still_has_the_representative_docs_hook():
     assert bertopic_class()._save_representative_docs is not BERTopic._save_representative_docs
 
 
+def test_mmr_trades_weight_for_novelty_and_keeps_the_ranking_order():
+    weights = np.array([1.0, 0.95, 0.9, 0.5])
+    # the second term says what the first says; the others are new
+    vectors = np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])
+    assert select_by_mmr(weights, vectors, diversity=0.0, n=3) == [0, 1, 2]
+    assert select_by_mmr(weights, vectors, diversity=0.5, n=3) == [0, 2, 3]
+    assert select_by_mmr(weights, vectors, diversity=0.5, n=10) == [0, 1, 2, 3]
+    assert select_by_mmr(np.array([]), np.zeros((0, 3)), diversity=0.5, n=3) == []
+
+
+def test_represent_terms_embeds_each_candidate_once(word_embedder):
+    candidates = [
+        (["graph", "graphs", "graph neural", "node", "message"], [5.0, 4.9, 4.0, 3.0, 1.0]),
+        (["graph", "protein", "folding"], [2.0, 1.5, 1.0]),
+    ]
+    plain = represent_terms(
+        candidates, top_n=2, representation="ctfidf", diversity=0.2, embedder=None
+    )
+    assert plain == [(["graph", "graphs"], [5.0, 4.9]), (["graph", "protein"], [2.0, 1.5])]
+    with pytest.raises(ValueError, match="needs an embedder"):
+        represent_terms(candidates, top_n=2, representation="mmr", diversity=0.2, embedder=None)
+    chosen = represent_terms(
+        candidates, top_n=3, representation="mmr", diversity=0.5, embedder=word_embedder
+    )
+    assert word_embedder.calls == [sorted({w for words, _ in candidates for w in words})]
+    words, weights = chosen[0]
+    assert words[0] == "graph" and "graph neural" not in words and len(words) == 3
+    assert weights == sorted(weights, reverse=True)  # still in c-TF-IDF order
+    assert all(set(w) <= set(c[0]) for (w, _), c in zip(chosen, candidates, strict=True))
+
+
+def test_unknown_representation_is_refused():
+    with pytest.raises(ValueError, match="representation 'keywords' is not one of ctfidf, mmr"):
+        TopicParams(representation="keywords")
+    with pytest.raises(ValueError, match="mmr_diversity"):
+        TopicParams(mmr_diversity=1.5)
+
+
+def test_mmr_fit_picks_its_words_among_the_c_tf_idf_candidates(fitted, word_embedder):
+    ids, docs, X, _, fit, params = fitted
+    mmr = replace(params, representation="mmr", mmr_diversity=0.5)
+    with pytest.raises(ValueError, match="needs the embedding model"):
+        fit_topics(ids, docs, X, mmr, seed=7)
+    ranked = fit_topics(ids, docs, X, replace(params, top_n_words=30), seed=7)
+    chosen = fit_topics(ids, docs, X, mmr, seed=7, embedder=word_embedder)
+    assert chosen.assignments.equals(fit.assignments)  # words change, topics do not
+    assert len(word_embedder.calls) == 1
+    differ = 0
+    for mine, wide, plain in zip(
+        chosen.topics.itertuples(), ranked.topics.itertuples(), fit.topics.itertuples(), strict=True
+    ):
+        assert set(mine.terms) <= set(wide.terms) and len(mine.terms) == len(plain.terms)
+        if mine.topic_id != -1:
+            assert mine.terms[0] == plain.terms[0]
+        differ += mine.terms != plain.terms
+    assert differ > 0
+
+
 def test_same_seed_same_topics(fitted):
     ids, docs, X, _, fit, params = fitted
     again = fit_topics(ids, docs, X, params, seed=7)
@@ -183,6 +245,8 @@ def test_fit_store_then_place_new_papers(store):
         store, "syn", seed=3, params=TopicParams(min_cluster_size=20, n_neighbors=10)
     )
     assert summary.n_topics >= 3 and current_topic_run(store) == summary.topic_run_id
+    stored = store.scalar("select params from topic_runs")
+    assert '"representation": "ctfidf"' in stored
     loaded_ids, _ = load_embeddings(store, "syn")
     assert loaded_ids == sorted(ids[:180])
     assert place_new_papers(store, "syn").mode == "current"
