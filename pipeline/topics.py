@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -22,6 +32,7 @@ from pipeline.lineage import Lineage, match_topics, seed_agreement
 from pipeline.quality import npmi_coherence, topic_diversity
 from pipeline.store import Store
 
+log = logging.getLogger(__name__)
 # Boilerplate of abstracts that says nothing about a topic.
 SCIENTIFIC_STOP_WORDS = frozenset(
     """
@@ -77,6 +88,10 @@ class TopicParams:
     representation: str = "ctfidf"
     mmr_diversity: float = 0.2
     mmr_candidates: int = 30
+    # Every fit clusters a second time with seed + 1 (UMAP, HDBSCAN, outlier reduction; no
+    # words), in a child process on the core the seeded, single-threaded UMAP leaves idle, and
+    # stores the share of papers that keep their topic (seed_check_agreement).
+    seed_check: bool = True
 
     def __post_init__(self) -> None:
         if self.representation not in REPRESENTATIONS:
@@ -123,6 +138,8 @@ class TopicFit:
     diversity: float
     assign_threshold: float
     map_coords: pd.DataFrame | None = None  # paper_id, x, y for a sample of papers
+    # share of papers that keep their topic when the fit is clustered again with seed + 1
+    seed_check_agreement: float | None = None
 
 
 def make_vectorizer(vocabulary: list[str] | None = None):
@@ -346,18 +363,30 @@ def cache_umap_kernels() -> list[str]:
     return found
 
 
-def umap_model(embeddings: np.ndarray, n_components: int, min_dist: float, k: int, seed: int):
+def neighbour_count(n_docs: int, k: int) -> int:
+    """UMAP's neighbour count for a corpus of ``n_docs`` (at most ``n_docs - 1``)."""
+    return min(k, max(2, n_docs - 1))
+
+
+def umap_model(
+    embeddings: np.ndarray,
+    n_components: int,
+    min_dist: float,
+    k: int,
+    seed: int,
+    knn: tuple[np.ndarray, np.ndarray] | None = None,
+):
     """A seeded cosine UMAP that uses :func:`cosine_knn`'s neighbours instead of its own search.
 
     Fitting it on anything but ``embeddings`` is an error (the neighbours belong to them);
     ``transform`` of new data is unavailable, which the pipeline never needs (updates place
-    papers by centroid similarity).
+    papers by centroid similarity). ``knn``: those neighbours when already computed.
     """
     from umap import UMAP
 
     cache_umap_kernels()
-    k = min(k, max(2, len(embeddings) - 1))
-    knn_indices, knn_distances = cosine_knn(embeddings, k)
+    k = neighbour_count(len(embeddings), k)
+    knn_indices, knn_distances = knn if knn is not None else cosine_knn(embeddings, k)
     return UMAP(
         n_neighbors=k,
         n_components=n_components,
@@ -431,6 +460,146 @@ class OutlierReducingClusterer:
         return self
 
 
+def second_seed_labels(
+    embeddings: np.ndarray, knn: tuple[np.ndarray, np.ndarray], params: TopicParams, seed: int
+) -> np.ndarray:
+    """The fit's topics of every paper (-1: outlier) with ``seed``, without topic words.
+
+    The same UMAP (on the same neighbours), HDBSCAN and outlier reduction as ``fit_topics``.
+    """
+    reducer = umap_model(
+        embeddings, params.n_components, params.min_dist, params.n_neighbors, seed, knn
+    )
+    clusterer = OutlierReducingClusterer(hdbscan_model(params), embeddings, params.outlier_quantile)
+    with quiet_umap():
+        reduced = reducer.fit_transform(embeddings)
+    return np.asarray(clusterer.fit(reduced).labels_)
+
+
+def _seed_check_main(folder: str, seed: str, params_json: str) -> None:
+    """Child process of :class:`SeedCheck` (``python -m pipeline.topics seed-check ...``).
+
+    Maps the parent's arrays, removes their folder (nothing is left behind if the parent is
+    killed), clusters, and writes the labels to stdout as ``.npy``. It dies with its parent.
+    """
+    try:  # Linux: a SIGTERM when the parent dies, so an orphan does not go on computing
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    root = Path(folder)
+    embeddings = np.load(root / "embeddings.npy", mmap_mode="r")
+    knn = (np.load(root / "knn_indices.npy"), np.load(root / "knn_distances.npy"))
+    shutil.rmtree(root, ignore_errors=True)
+    params = TopicParams(**json.loads(params_json))
+    labels = second_seed_labels(np.asarray(embeddings), knn, params, int(seed))
+    np.save(sys.stdout.buffer, labels.astype(np.int64))
+    sys.stdout.flush()
+
+
+class SeedCheck:
+    """The fit's clustering with a second seed, run beside the fit in a child process.
+
+    A seeded UMAP runs on one core, so on a machine with two or more the check costs little
+    wall time. Below ``CHILD_MIN`` papers, where starting a child (about 3 s of imports) costs
+    more than the clustering, on one core, or when the child fails, it runs in this process
+    when asked for.
+    """
+
+    CHILD_MIN = 2000
+
+    def __init__(
+        self,
+        embeddings: np.ndarray,
+        knn: tuple[np.ndarray, np.ndarray],
+        params: TopicParams,
+        seed: int,
+    ) -> None:
+        self.embeddings, self.knn, self.params, self.seed = embeddings, knn, params, seed
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._child: subprocess.Popen[bytes] | None = None
+        self._errors: IO[bytes] | None = None
+
+    @property
+    def in_child(self) -> bool:
+        """Whether a child process computes the check."""
+        return self._child is not None
+
+    def __enter__(self) -> SeedCheck:
+        if len(self.embeddings) < self.CHILD_MIN or (os.cpu_count() or 1) < 2:
+            return self
+        self._folder = tempfile.TemporaryDirectory(
+            prefix="trends-seed-check-", ignore_cleanup_errors=True
+        )
+        root = Path(self._folder.name)
+        np.save(root / "embeddings.npy", np.asarray(self.embeddings, dtype=np.float32))
+        np.save(root / "knn_indices.npy", self.knn[0])
+        np.save(root / "knn_distances.npy", self.knn[1])
+        self._errors = tempfile.TemporaryFile()
+        command = [sys.executable, "-m", "pipeline.topics", "seed-check", str(root)]
+        self._child = subprocess.Popen(
+            [*command, str(self.seed), json.dumps(asdict(self.params))],
+            stdout=subprocess.PIPE,
+            stderr=self._errors,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        return self
+
+    def labels(self) -> np.ndarray:
+        """The second seed's labels: the child's result, or computed here."""
+        if self._child is not None:
+            out, _ = self._child.communicate()
+            if self._child.returncode == 0:
+                return np.load(io.BytesIO(out))
+            assert self._errors is not None
+            self._errors.seek(0)
+            tail = self._errors.read().decode(errors="replace").strip().splitlines()[-3:]
+            log.warning(
+                "seed check child exited with %s (%s); computing it in this process",
+                self._child.returncode,
+                " | ".join(tail),
+            )
+        return second_seed_labels(self.embeddings, self.knn, self.params, self.seed)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._child is not None:
+            if self._child.poll() is None:
+                self._child.kill()  # the fit failed before it asked for the labels
+            self._child.wait()
+            if self._child.stdout is not None:
+                self._child.stdout.close()
+        if self._errors is not None:
+            self._errors.close()
+        if self._folder is not None:
+            self._folder.cleanup()
+
+
+def labels_agreement(embeddings: np.ndarray, labels_a: np.ndarray, labels_b: np.ndarray) -> float:
+    """Share of papers, in topics both clusterings found, that keep their topic from a to b.
+
+    Topics of b are matched to topics of a as a refit's are to the previous fit's
+    (:func:`pipeline.lineage.match_topics`), so this is the figure a refit with the other
+    seed would report as kept.
+    """
+    index = pd.RangeIndex(len(labels_a))
+    assign_a, assign_b = pd.Series(labels_a, index=index), pd.Series(labels_b, index=index)
+    cents_a, cents_b = centroids_of(embeddings, labels_a), centroids_of(embeddings, labels_b)
+    if not cents_a or not cents_b:
+        return float("nan")
+    names = {t: f"a{t}" for t in cents_a}
+    topics_a = pd.DataFrame(
+        {
+            "topic_id": list(cents_a),
+            "stable_id": list(names.values()),
+            "centroid": list(cents_a.values()),
+        }
+    )
+    topics_b = pd.DataFrame({"topic_id": list(cents_b), "centroid": list(cents_b.values())})
+    lineage = match_topics(topics_a, topics_b, assign_a, assign_b, next_number=0)
+    return seed_agreement(lineage, assign_a, assign_b, names)
+
+
 @contextmanager
 def quiet_umap() -> Iterator[None]:
     """Silence the two warnings a seeded UMAP on given neighbours always raises at fit time."""
@@ -477,7 +646,10 @@ def fit_topics(
         raise ValueError("the mmr representation needs the embedding model: pass embedder")
     from bertopic.vectorizers import ClassTfidfTransformer
 
-    reducer = umap_model(embeddings, params.n_components, params.min_dist, params.n_neighbors, seed)
+    knn = cosine_knn(embeddings, neighbour_count(len(embeddings), params.n_neighbors))
+    reducer = umap_model(
+        embeddings, params.n_components, params.min_dist, params.n_neighbors, seed, knn
+    )
     clusterer = OutlierReducingClusterer(hdbscan_model(params), embeddings, params.outlier_quantile)
     model = bertopic_class()(
         umap_model=reducer,
@@ -488,8 +660,29 @@ def fit_topics(
         calculate_probabilities=False,
         verbose=False,
     )
-    with quiet_umap():
-        labels = np.asarray(model.fit_transform(docs, embeddings)[0])  # BERTopic renumbers
+    check = SeedCheck(embeddings, knn, params, seed + 1) if params.seed_check else None
+    with check or nullcontext():  # the second seed clusters beside everything below
+        with quiet_umap():
+            labels = np.asarray(model.fit_transform(docs, embeddings)[0])  # BERTopic renumbers
+        fit = _describe_fit(paper_ids, docs, embeddings, params, seed, embedder, model, labels)
+        other = check.labels() if check else None
+    if other is not None:
+        fit.seed_check_agreement = labels_agreement(embeddings, labels, other)
+    return fit
+
+
+def _describe_fit(
+    paper_ids: list[str],
+    docs: list[str],
+    embeddings: np.ndarray,
+    params: TopicParams,
+    seed: int,
+    embedder: Embedder | None,
+    model,
+    labels: np.ndarray,
+) -> TopicFit:
+    """A fitted BERTopic ``model`` as a :class:`TopicFit`: words, NPMI, centroids, map."""
+    clusterer = model.hdbscan_model
     sims = clusterer.similarity_
     method = np.where(clusterer.reassigned_, "outlier_reduction", "fit").astype(object)
     centroids = centroids_of(embeddings, labels)
@@ -580,12 +773,15 @@ class TopicSummary:
     seconds: float
     lineage_counts: dict[str, int] | None = None
     agreement: float | None = None
+    seed_agreement: float | None = None
 
     def line(self) -> str:
         """One-line summary for the CLI and logs."""
         quality = ""
         if self.npmi is not None:
             quality = f", NPMI {self.npmi:.3f}, diversity {self.diversity:.2f}"
+        if self.seed_agreement is not None and np.isfinite(self.seed_agreement):
+            quality += f", seed stability {self.seed_agreement:.0%}"
         lineage = ""
         if self.lineage_counts:
             events = ", ".join(f"{n} {e}" for e, n in sorted(self.lineage_counts.items()))
@@ -650,6 +846,7 @@ def fit_and_store(
         seconds,
         lineage_counts=lineage.events["event"].value_counts().to_dict(),
         agreement=agreement,
+        seed_agreement=fit.seed_check_agreement,
     )
 
 
@@ -752,8 +949,8 @@ def _write_fit(
         with store.transaction():
             store.execute(
                 "insert into topic_runs (topic_run_id, kind, model, seed, params, n_docs, n_topics,"
-                " outlier_share, npmi, diversity, fit_seconds, created_at)"
-                " values (?, 'full', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " outlier_share, npmi, diversity, seed_agreement, fit_seconds, created_at)"
+                " values (?, 'full', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     run_id,
                     model,
@@ -764,6 +961,7 @@ def _write_fit(
                     fit.outlier_share,
                     _finite(fit.npmi),
                     _finite(fit.diversity),
+                    _finite(fit.seed_check_agreement),
                     seconds,
                     now,
                 ],
@@ -797,3 +995,7 @@ def _write_fit(
 
 def _finite(x: float | None) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["seed-check"]:
+    _seed_check_main(*sys.argv[2:5])

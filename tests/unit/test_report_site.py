@@ -35,6 +35,25 @@ def test_pages_and_assets(site):
     assert summary.pages == 6  # index, about, map, 3 topics
 
 
+def test_about_page_states_the_fit_as_it_was_made(store, tmp_path):
+    seed_toy_fit(store, ROWS)
+    build_marts(store)
+    render_site(store, tmp_path / "before")
+    about = (tmp_path / "before" / "about.html").read_text()
+    assert "<th>Seed stability</th><td>not measured</td>" in about
+    assert "closest 97% of its own members" in about and "marginal relevance" not in about
+    params = '{"assign_threshold": 0.5, "outlier_quantile": 0.05, "representation": "mmr",'
+    store.execute(
+        "update topic_runs set seed_agreement = 0.834, params = ?",
+        [params + ' "mmr_candidates": 30}'],
+    )
+    render_site(store, tmp_path / "after")
+    about = (tmp_path / "after" / "about.html").read_text()
+    assert "<th>Seed stability</th><td>83%</td>" in about
+    assert "closest 95% of its own members" in about
+    assert "maximal marginal relevance among each topic's 30 best" in about
+
+
 def test_every_title_and_label_is_escaped(site):
     out, _ = site
     for page in out.rglob("*.html"):

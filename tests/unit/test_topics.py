@@ -10,6 +10,7 @@ from pipeline.embed import load_embeddings
 from pipeline.topic_update import place_new_papers
 from pipeline.topics import (
     OutlierReducingClusterer,
+    SeedCheck,
     TopicParams,
     bertopic_class,
     centroids_of,
@@ -17,9 +18,11 @@ from pipeline.topics import (
     current_topic_run,
     fit_and_store,
     fit_topics,
+    labels_agreement,
     make_vectorizer,
     nearest_topic,
     represent_terms,
+    second_seed_labels,
     select_by_mmr,
     short_label,
     term_counts,
@@ -204,6 +207,41 @@ def test_mmr_fit_picks_its_words_among_the_c_tf_idf_candidates(fitted, word_embe
     assert differ > 0
 
 
+def test_every_fit_measures_its_seed_stability(fitted):
+    ids, docs, X, truth, fit, params = fitted
+    other = second_seed_labels(X, cosine_knn(X, params.n_neighbors), params, seed=8)
+    assert fit.seed_check_agreement == labels_agreement(
+        X, fit.assignments["topic_id"].to_numpy(), other
+    )
+    assert fit.seed_check_agreement > 0.9  # four well-separated clusters: any seed finds them
+    unchecked = fit_topics(ids, docs, X, replace(params, seed_check=False), seed=7)
+    assert unchecked.seed_check_agreement is None
+    assert unchecked.assignments.equals(fit.assignments)
+
+
+def test_seed_check_in_a_child_process_gives_what_it_gives_here(fitted, monkeypatch):
+    _, _, X, _, fit, params = fitted
+    knn = cosine_knn(X, params.n_neighbors)
+    monkeypatch.setattr(SeedCheck, "CHILD_MIN", 0)
+    with SeedCheck(X, knn, params, seed=8) as check:
+        assert check.in_child
+        labels = check.labels()
+    assert np.array_equal(labels, second_seed_labels(X, knn, params, seed=8))
+
+
+def test_labels_agreement_matches_topics_whatever_their_numbers():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    a = np.repeat([0, 1, 2], 20)
+    assert labels_agreement(X, a, (a + 1) % 3) == 1.0  # renumbered, same partition
+    b = a.copy()
+    b[:5] = 1  # five papers of topic 0 moved to topic 1
+    b[20:22] = -1  # two papers became outliers: not counted
+    assert labels_agreement(X, a, b) == pytest.approx(53 / 58)
+    assert np.isnan(labels_agreement(X, a, np.full(60, -1)))
+
+
 def test_same_seed_same_topics(fitted):
     ids, docs, X, _, fit, params = fitted
     again = fit_topics(ids, docs, X, params, seed=7)
@@ -246,7 +284,9 @@ def test_fit_store_then_place_new_papers(store):
     )
     assert summary.n_topics >= 3 and current_topic_run(store) == summary.topic_run_id
     stored = store.scalar("select params from topic_runs")
-    assert '"representation": "ctfidf"' in stored
+    assert '"representation": "ctfidf"' in stored and '"seed_check": true' in stored
+    stability = store.scalar("select seed_agreement from topic_runs")
+    assert 0.5 < stability <= 1 and f"seed stability {stability:.0%}" in summary.line()
     loaded_ids, _ = load_embeddings(store, "syn")
     assert loaded_ids == sorted(ids[:180])
     assert place_new_papers(store, "syn").mode == "current"
