@@ -1,7 +1,7 @@
 """Topic quality against the BERTopic paper: 20 Newsgroups and BBC News, with its protocol.
 
     .venv/bin/python benchmarks/quality.py [--corpus 20ng bbc] [--backend minilm onnx static]
-        [--topics 10 20 30 40 50] [--seeds 0 1 2] [--representation ctfidf|keybert|mmr]
+        [--topics 10 20 30 40 50] [--seeds 0 1 2] [--representation ctfidf|mmr|keybert|bertopic-mmr]
 
 The protocol of Grootendorst (2022), Table 1, as ``../shared/eval/README.md`` states it:
 
@@ -255,11 +255,13 @@ def cached_embeddings(corpus: Corpus, backend: str, cache_dir: Path, chunk: int 
     import numpy as np
 
     from pipeline.config import EmbeddingBackend
-    from pipeline.embed import make_embedder
+    from pipeline.embed import make_embedder, model_name
 
     docs = corpus.docs
     digest = hashlib.sha256("\n".join(docs).encode()).hexdigest()[:16]
-    path = cache_dir / f"emb-{corpus.name}-{backend}-{len(docs)}-{digest}.npy"
+    # keyed by the model's name, which changes with its recipe (e.g. onnx's "-solo")
+    model = model_name(EmbeddingBackend(backend))
+    path = cache_dir / f"emb-{corpus.name}-{model}-{len(docs)}-{digest}.npy"
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         return np.load(path), json.loads(meta.read_text())["docs_per_s"]
@@ -326,15 +328,22 @@ def cluster_documents(embeddings, params, seed: int):
 
 
 def representation_model(kind: str):
-    """BERTopic representation model for ``kind`` (None: the product's plain c-TF-IDF)."""
-    if kind == "ctfidf":
+    """BERTopic representation model for ``kind`` (None: the product's own, applied after).
+
+    ``ctfidf`` and ``mmr`` are the product's (``pipeline.topics.represent_terms``);
+    ``keybert`` and ``bertopic-mmr`` are BERTopic's ``KeyBERTInspired`` and
+    ``MaximalMarginalRelevance`` (diversity 0.2, the product's), for comparison.
+    """
+    if kind in ("ctfidf", "mmr"):
         return None
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
 
+    from pipeline.topics import TopicParams
+
     if kind == "keybert":
         return KeyBERTInspired()
-    if kind == "mmr":
-        return MaximalMarginalRelevance(diversity=0.3)
+    if kind == "bertopic-mmr":
+        return MaximalMarginalRelevance(diversity=TopicParams().mmr_diversity)
     raise ValueError(f"unknown representation {kind!r}")
 
 
@@ -369,7 +378,7 @@ def reduced_topic_words(
     from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
 
-    from pipeline.topics import centroids_of, make_vectorizer, nearest_topic
+    from pipeline.topics import centroids_of, make_vectorizer, nearest_topic, represent_terms
 
     vectorizer = make_vectorizer().set_params(ngram_range=(1, ngram))
     if not stop_words:
@@ -400,18 +409,27 @@ def reduced_topic_words(
             )
             threshold = float(np.nanquantile(own, params.outlier_quantile))
             topics = np.where((topics == -1) & (near >= threshold), nearest, topics)
+    own = replace(params, representation=representation if representation == "mmr" else "ctfidf")
     model.update_topics(
         docs,
         topics=topics.tolist(),
         vectorizer_model=vectorizer,
         ctfidf_model=ctfidf(),
-        top_n_words=params.top_n_words,
+        top_n_words=own.candidate_words,
         representation_model=representation_model(representation),
     )
-    return [
-        [w for w, _ in (model.get_topic(t) or [])][: params.top_n_words]
-        for t in sorted(set(topics.tolist()) - {-1})
+    ranked = [
+        ([w for w, _ in words], [s for _, s in words])
+        for words in (model.get_topic(t) or [] for t in sorted(set(topics.tolist()) - {-1}))
     ]
+    chosen = represent_terms(
+        ranked,
+        top_n=params.top_n_words,
+        representation=own.representation,
+        diversity=own.mmr_diversity,
+        embedder=embedder,
+    )
+    return [words for words, _ in chosen]
 
 
 class _BackendAdapter:
@@ -627,7 +645,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", nargs="+", default=["minilm", "onnx", "static"])
     parser.add_argument("--topics", nargs="+", type=int, default=list(TOPIC_COUNTS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--representation", choices=["ctfidf", "keybert", "mmr"], default="ctfidf")
+    parser.add_argument(
+        "--representation",
+        choices=["ctfidf", "mmr", "keybert", "bertopic-mmr"],
+        default="ctfidf",
+    )
     parser.add_argument("--ngram", type=int, choices=[1, 2], default=1)
     parser.add_argument(
         "--min-topic-size",

@@ -50,4 +50,4 @@ def test_quality_benchmark_prints_ours_next_to_the_paper(tmp_path):
     # reduced to 5 topics with the outlier class counted as one, as the paper did
     assert 1 <= run["topics_scored"] <= 5
     assert all(len(words) == 10 for words in run["top_words"])
-    assert list((tmp_path / "cache").glob("emb-bbc-minilm-300-*.npy"))
+    assert list((tmp_path / "cache").glob("emb-bbc-all-MiniLM-L6-v2-300-*.npy"))
