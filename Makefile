@@ -80,7 +80,7 @@ QUALITY_SPACY_ENV ?= $(HOME)/.cache/research-trends/spacy-env
 QUALITY_ARGS ?=
 
 .PHONY: bench-quality
-bench-quality: ## topic NPMI/diversity vs the BERTopic paper on 20NG and BBC (QUALITY_ARGS; ~1 h per backend)
+bench-quality: ## topic NPMI/diversity vs the BERTopic paper on 20NG and BBC (QUALITY_ARGS; ~20 min for three backends, 2 cores)
 	@test -x $(QUALITY_SPACY_ENV)/bin/python || { $(PYTHON) -m venv $(QUALITY_SPACY_ENV) \
 	  && $(QUALITY_SPACY_ENV)/bin/pip install -q 'spacy>=3.8,<3.9' pandas pyarrow \
 	  && $(QUALITY_SPACY_ENV)/bin/pip install -q --no-deps --require-hashes -r benchmarks/spacy-model.txt; }

@@ -378,7 +378,7 @@ def reduced_topic_words(
     from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
 
-    from pipeline.topics import centroids_of, make_vectorizer, nearest_topic, represent_terms
+    from pipeline.topics import centroids_of, make_vectorizer, nearest_topic, topic_terms
 
     vectorizer = make_vectorizer().set_params(ngram_range=(1, ngram))
     if not stop_words:
@@ -418,17 +418,7 @@ def reduced_topic_words(
         top_n_words=own.candidate_words,
         representation_model=representation_model(representation),
     )
-    ranked = [
-        ([w for w, _ in words], [s for _, s in words])
-        for words in (model.get_topic(t) or [] for t in sorted(set(topics.tolist()) - {-1}))
-    ]
-    chosen = represent_terms(
-        ranked,
-        top_n=params.top_n_words,
-        representation=own.representation,
-        diversity=own.mmr_diversity,
-        embedder=embedder,
-    )
+    chosen = topic_terms(model, sorted(set(topics.tolist()) - {-1}), own, embedder)
     return [words for words, _ in chosen]
 
 

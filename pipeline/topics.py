@@ -278,6 +278,26 @@ def represent_terms(
     return out
 
 
+def topic_terms(
+    model, topic_ids: Sequence[int], params: TopicParams, embedder: Embedder | None
+) -> list[TermList]:
+    """The words of a fitted BERTopic ``model``'s topics, chosen as ``params`` say.
+
+    The model must hold at least ``params.candidate_words`` words per topic.
+    """
+    ranked = []
+    for topic in topic_ids:
+        words = model.get_topic(topic) or []
+        ranked.append(([w for w, _ in words], [float(s) for _, s in words]))
+    return represent_terms(
+        ranked,
+        top_n=params.top_n_words,
+        representation=params.representation,
+        diversity=params.mmr_diversity,
+        embedder=embedder,
+    )
+
+
 def centroids_of(embeddings: np.ndarray, labels: np.ndarray) -> dict[int, np.ndarray]:
     """Unit-length mean embedding of each topic (outliers excluded)."""
     out = {}
@@ -688,17 +708,7 @@ def _describe_fit(
     centroids = centroids_of(embeddings, labels)
 
     topic_ids = sorted(set(labels.tolist()))
-    ranked = []
-    for topic in topic_ids:
-        words = model.get_topic(topic) or []
-        ranked.append(([w for w, _ in words], [float(s) for _, s in words]))
-    chosen = represent_terms(
-        ranked,
-        top_n=params.top_n_words,
-        representation=params.representation,
-        diversity=params.mmr_diversity,
-        embedder=embedder,
-    )
+    chosen = topic_terms(model, topic_ids, params, embedder)
     rows = []
     for topic, (terms, weights) in zip(topic_ids, chosen, strict=True):
         members = np.flatnonzero(labels == topic)

@@ -1,7 +1,7 @@
 """`benchmarks/quality.py` end to end on 300 BBC News documents, one topic count, one seed.
 
-The full benchmark takes about an hour per backend; this checks that the script runs as a user
-runs it and prints the paper's figures next to ours, without judging the figures.
+The full benchmark takes about 20 minutes for three backends; this checks that the script runs
+as a user runs it and prints the paper's figures next to ours, without judging the figures.
 """
 
 import json

@@ -88,6 +88,31 @@ def test_topics_are_about_their_documents(home):
     assert len(found) >= 4, found
 
 
+def test_the_fit_measured_its_seed_stability(home):
+    """2,000 papers: the second seed clustered in a child process, beside the fit."""
+    with duckdb.connect(str(home / "trends.duckdb"), read_only=True) as con:
+        (stability,) = con.execute("select seed_agreement from topic_runs").fetchone()
+    assert 0.5 <= stability <= 1  # most papers keep their topic under another seed
+    assert f"seed stability {stability:.0%}" in home.joinpath("first_run.log").read_text()
+    about = (home / "site" / "about.html").read_text()
+    assert f"<th>Seed stability</th><td>{stability:.0%}</td>" in about
+
+
+def test_fit_options_benchmark_runs_on_the_published_store(home):
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "fit_options.py"
+    cmd = [sys.executable, str(script), "--store", str(home / "trends.duckdb"), "--labels", "3"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ")]
+    fits = {r[0].strip(): r for r in rows if len(r) == 9 and r[0].strip() != "fit"}
+    assert list(fits) == ["ctfidf", "ctfidf + seed check (default)", "ctfidf again", "mmr"]
+    assert fits["ctfidf"][7].strip() == "-"
+    assert fits["ctfidf + seed check (default)"][7].strip().endswith("%")
+    assert fits["ctfidf"][3] == fits["mmr"][3]  # the same topics, other words
+    labels = [r for r in rows if len(r) == 4 and r[0].strip() != "topic"]
+    assert len(labels) == 3
+
+
 def test_themes_marts_and_pages(home):
     with duckdb.connect(str(home / "trends.duckdb"), read_only=True) as con:
         n_themes = con.execute("select count(*) from themes").fetchone()[0]
