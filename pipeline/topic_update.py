@@ -106,10 +106,7 @@ class FitRules:
     threshold: float  # cosine a new paper needs to join its nearest topic
     min_cluster_size: int
     min_samples: int
-    top_n_words: int
-    representation: str = "ctfidf"  # how born topics choose their words, as the fit did
-    mmr_diversity: float = 0.0
-    candidate_words: int = 10
+    words: TopicParams  # how born topics choose their words, as the fit did
 
     @classmethod
     def of_run(cls, store: Store, run_id: str) -> FitRules:
@@ -118,20 +115,16 @@ class FitRules:
             store.scalar("select params from topic_runs where topic_run_id = ?", [run_id])
         )
         defaults = TopicParams()
-        terms = TopicParams(
-            top_n_words=int(params.get("top_n_words", defaults.top_n_words)),
-            representation=str(params.get("representation", defaults.representation)),
-            mmr_diversity=float(params.get("mmr_diversity", defaults.mmr_diversity)),
-            mmr_candidates=int(params.get("mmr_candidates", defaults.mmr_candidates)),
-        )
         return cls(
             threshold=float(params["assign_threshold"]),
             min_cluster_size=int(params.get("min_cluster_size", defaults.min_cluster_size)),
             min_samples=int(params.get("min_samples", defaults.min_samples)),
-            top_n_words=terms.top_n_words,
-            representation=terms.representation,
-            mmr_diversity=terms.mmr_diversity,
-            candidate_words=terms.candidate_words,
+            words=TopicParams(
+                top_n_words=int(params.get("top_n_words", defaults.top_n_words)),
+                representation=str(params.get("representation", defaults.representation)),
+                mmr_diversity=float(params.get("mmr_diversity", defaults.mmr_diversity)),
+                mmr_candidates=int(params.get("mmr_candidates", defaults.mmr_candidates)),
+            ),
         )
 
 
@@ -303,13 +296,14 @@ def _birth_topics(
 
     targets = sorted(set(pool_topics.tolist()) - {-1})
     all_classes = np.unique(classes.to_numpy().astype(np.int64))
-    ranked = streamed_class_top_terms(batches, all_classes, targets, rules.candidate_words)
+    words = rules.words
+    ranked = streamed_class_top_terms(batches, all_classes, targets, words.candidate_words)
     chosen = represent_terms(
         [ranked[t] for t in targets],
-        top_n=rules.top_n_words,
-        representation=rules.representation,
-        diversity=rules.mmr_diversity,
-        embedder=embedder() if embedder and rules.representation == "mmr" else None,
+        top_n=words.top_n_words,
+        representation=words.representation,
+        diversity=words.mmr_diversity,
+        embedder=embedder() if embedder and words.representation == "mmr" else None,
     )
     terms = dict(zip(targets, chosen, strict=True))
     # NPMI as the fit scores it: the documents' own text, restricted to the topics' terms
