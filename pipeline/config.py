@@ -46,6 +46,17 @@ class TopicRepresentation(StrEnum):
     mmr = "mmr"
 
 
+class ReportGrain(StrEnum):
+    """Grain of the report's recent view: the period of day-precision sources' charts.
+
+    Year-precision sources are always shown by year, in the long view.
+    """
+
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
 def default_models_dir() -> Path:
     """Where built models go: ``$XDG_CACHE_HOME/research-trends/models`` (``~/.cache/...``)."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -79,6 +90,17 @@ class Settings(BaseSettings):
             "DuckDB's buffer pool limit for writers (e.g. 512MB, 2GB); DuckDB spills to disk "
             "beyond it, so large ingests run in bounded memory."
         ),
+    )
+
+    report_grain: ReportGrain = Field(
+        ReportGrain.month,
+        description="Grain of the report's recent view of day-precision sources.",
+    )
+    report_since: int = Field(
+        2015,
+        ge=1900,
+        le=2100,
+        description="Year the long view measures growth from (or the first year with evidence).",
     )
 
     @field_validator("models_dir")
