@@ -57,6 +57,17 @@ class ReportGrain(StrEnum):
     year = "year"
 
 
+class Decisions(StrEnum):
+    """Which papers the marts count, by review outcome (``papers.decision``).
+
+    ``accepted`` (the default): accepted papers and papers with no review outcome (arXiv);
+    rejected and withdrawn submissions are left out. ``all``: every paper.
+    """
+
+    accepted = "accepted"
+    all = "all"
+
+
 def default_models_dir() -> Path:
     """Where built models go: ``$XDG_CACHE_HOME/research-trends/models`` (``~/.cache/...``)."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -76,6 +87,10 @@ class Settings(BaseSettings):
     seed: int = 42
     topic_representation: TopicRepresentation = TopicRepresentation.ctfidf
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    decisions: Decisions = Field(
+        Decisions.accepted,
+        description="Papers the marts count: accepted (and no outcome, e.g. arXiv), or all.",
+    )
     models_dir: Path = Field(
         default_factory=default_models_dir,
         description="Built embedding models (onnx, static); outside the repo, shared by checkouts.",
