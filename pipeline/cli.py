@@ -102,7 +102,8 @@ def _with_backend(
 
 
 def _fail(exc: BaseException) -> None:
-    console.print(Text("error:", style="bold red"), str(exc))
+    # one line however narrow the terminal: logs and DAG task output keep it greppable
+    console.print(Text("error:", style="bold red"), str(exc), soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -33,7 +33,7 @@ from pipeline.embed import (
 from pipeline.faults import in_stage
 from pipeline.ingest import ingest_file
 from pipeline.publish import publish_database
-from pipeline.report.site import render_site
+from pipeline.report.site import ReportOptions, render_site
 from pipeline.store import Store, open_writer
 from pipeline.themes import assign_themes, load_themes
 from pipeline.topic_update import place_new_papers
@@ -157,12 +157,13 @@ def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -
 
 @in_stage("report")
 def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) -> str:
-    """Render the static site (atomically swapped in).
+    """Render the static site (atomically swapped in) with the report settings.
 
     An explicitly set embedding backend other than the fit's is refused, as in analyze.
     """
     settings = fit_settings(store, settings)
-    return render_site(store, out_dir or settings.site_dir).line()
+    options = ReportOptions(grain=settings.report_grain.value, since=settings.report_since)
+    return render_site(store, out_dir or settings.site_dir, options).line()
 
 
 @in_stage("publish")
