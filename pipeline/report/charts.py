@@ -87,7 +87,11 @@ def readable_rows(rows: pd.DataFrame) -> pd.DataFrame:
 def _series_traces(
     rows: pd.DataFrame, color: str, label: str, grain: str, group: str, show_legend: bool = True
 ) -> list[go.Scatter]:
-    """A series' 95% interval band and its share line; thin periods dimmed, partial ones open."""
+    """A series' 95% interval band and its share line; thin periods dimmed, partial ones open.
+
+    The label is escaped: plotly reads tags in trace names, and labels come from papers' words.
+    """
+    label = html.escape(label)
     rows = readable_rows(rows)
     x = pd.to_datetime(rows["period_start"])
     thin = _flags(rows, "is_thin")

@@ -245,6 +245,7 @@ def test_small_multiples_escape_labels_in_panel_titles():
     titles = [a.text for a in fig.layout.annotations]
     assert "&lt;b onmouseover=x&gt;graphs&lt;/b&gt;" in titles
     assert not any("<b" in t for t in titles)
+    assert not any("<b" in t.name for t in share_figure(frame).data)  # nor in trace names
 
 
 def test_share_figure_is_json_serialisable():
