@@ -167,9 +167,9 @@ def long_store(store):
         "update topics set representative_ids = ['c2012-00', 'c2013-02', 'a2025-06-01-00']"
         " where topic_id = 0"
     )
-    rising = {f"c{year}-{i:02d}" for year in CONF_YEARS for i in range(0, 2 * (year - 2011), 2)} | {
-        f"a{m}-{i:02d}" for m in ARXIV_MONTHS for i in range(3)
-    }
+    # 2, 4, ... 18 conference papers a year (even numbers, so none of the rejected ones)
+    rising = {f"c{y}-{i:02d}" for y in CONF_YEARS for i in range(0, 4 * (y - 2011), 2)}
+    rising |= {f"a{m}-{i:02d}" for m in ARXIV_MONTHS for i in range(3)}
     seed_toy_themes(store, {"diffusion-models": rising, "rl-finance": {"c2019-05"}})
     build_marts(store)
     return store
@@ -202,12 +202,14 @@ def test_long_view_leads_and_each_source_keeps_its_grain(long_store, tmp_path):
     assert set(long_csv["period_grain"]) == {"year"} and set(long_csv["source"]) == {"conf"}
     assert set(recent_csv["period_grain"]) == {"month"} and set(recent_csv["source"]) == {"arxiv"}
     assert sorted(pd.to_datetime(long_csv["period_start"]).dt.year.unique()) == list(CONF_YEARS)
-    # growth from the chosen year: diffusion models 3 of 39 papers in 2014 (one rejected paper
-    # a year is left out), 9 of 39 in 2020, with intervals and counts
+    # growth from the chosen year: diffusion models 6 of 39 papers in 2014 (one rejected paper
+    # a year is left out), 18 of 39 in 2020, with intervals and counts
     row = index[index.index('href="themes/diffusion-models.html"') :].split("</tr>")[0]
-    assert "2014: 7.69% <span" in row and "; 3 of 39)" in row
-    assert "2020: 23.08% <span" in row and "; 9 of 39)" in row
-    assert "&times;2.7" in row
+    assert "2014: 15.38% <span" in row and "; 6 of 39)" in row
+    assert "2020: 46.15% <span" in row and "; 18 of 39)" in row
+    assert "&times;2.8" in row and "too little evidence" not in row
+    rl = index[index.index('href="themes/rl-finance.html"') :].split("</tr>")[0]
+    assert "too little evidence" in rl and "&times;" not in rl  # no change read from 1 paper
     # the papers counted are stated on the overview
     assert "accepted papers and papers without a review outcome" in index
     assert "9 rejected in conf" in index
