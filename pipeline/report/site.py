@@ -45,9 +45,9 @@ STATUS_HELP = {
 # What a reader sees for a status; the marts keep the short codes.
 STATUS_NAMES = {"insufficient": "too little evidence"}
 DECISIONS_TEXT = {
-    "accepted": "accepted papers and papers without a review outcome (arXiv); rejected and "
+    "accepted": "Accepted papers and papers without a review outcome (arXiv); rejected and "
     "withdrawn submissions are left out",
-    "all": "every paper, accepted and rejected submissions alike",
+    "all": "Every paper, accepted and rejected submissions alike",
 }
 SITE_MARKER = ".trends-site"  # in every rendered site: tells it from a folder of anything else
 HEADLINE_TOPICS = 5

@@ -52,7 +52,7 @@ def test_overview_leads_with_years_then_months(site):
     for theme in HEADLINE_THEMES:
         assert set(long_csv["theme_id"]) >= {theme} and set(recent_csv["theme_id"]) >= {theme}
     # the papers counted are stated
-    assert "accepted papers and papers without a review outcome" in index
+    assert "Accepted papers and papers without a review outcome" in index
 
 
 def test_theme_pages_show_the_multi_year_path_and_the_months(site):

@@ -211,7 +211,7 @@ def test_long_view_leads_and_each_source_keeps_its_grain(long_store, tmp_path):
     rl = index[index.index('href="themes/rl-finance.html"') :].split("</tr>")[0]
     assert "too little evidence" in rl and "&times;" not in rl  # no change read from 1 paper
     # the papers counted are stated on the overview
-    assert "accepted papers and papers without a review outcome" in index
+    assert "Accepted papers and papers without a review outcome" in index
     assert "9 rejected in conf" in index
 
 
