@@ -465,6 +465,7 @@ def _long_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
         "grew": records(grew),
         "faded": records(faded),
         "sparks": sparks,
+        "sparks_csv": out.csv(f"{view.slug}-topics", topics) if len(topics) else None,
         "corpus_chart": _chart(corpus_figure(corpus), out.csv(f"{view.slug}-papers", corpus)),
         "base_year": data.options.since,
     }
@@ -502,6 +503,7 @@ def _recent_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
         "rising": records(rising),
         "fading": records(fading),
         "sparks": sparks,
+        "sparks_csv": out.csv(f"{view.slug}-topics", topics) if len(topics) else None,
         "main_chart": _chart(share_figure(main), out.csv(f"{view.slug}-top-topics", main))
         if len(main)
         else None,
@@ -608,6 +610,7 @@ def _write_pages(data: ReportData, build: Path) -> int:
         "map.html.j2",
         "topic map",
         map_fig=topic_map_figure(data.map_points) if len(data.map_points) else None,
+        map_csv=out.csv("map", data.map_points) if len(data.map_points) else None,
         n_points=len(data.map_points),
     )
     _write_search_index(data, build)

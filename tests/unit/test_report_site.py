@@ -242,12 +242,28 @@ def test_every_chart_has_its_data_as_csv_next_to_it(long_store, tmp_path):
     for page in [out / "index.html", *(out / "themes").glob("*.html"), out / "topics" / "1.html"]:
         html = page.read_text()
         charts = re.findall(r'<div class="chart[^"]*" data-figure="([^"]+)"', html)
+        # each chart: its div, its figure's JSON, then the link to its rows
+        linked = re.findall(
+            r'<div class="chart[^"]*" data-figure="[^"]+"></div>\n<script [^>]+>[^<]*</script>\n'
+            r'<p class="download"><a href="([^"]+\.csv)" download>',
+            html,
+        )
         links = re.findall(r'<p class="download"><a href="([^"]+\.csv)" download>', html)
-        assert charts and len(links) == len(charts), page
+        assert charts and len(linked) == len(charts), page
         for link in links:
             frame = pd.read_csv((page.parent / link).resolve())
             assert {"source", "period_grain", "period_start", "papers"} <= set(frame.columns)
             assert frame["period_grain"].nunique() == 1, link
+
+
+def test_small_charts_and_the_map_link_their_data_too(long_store, tmp_path):
+    out = tmp_path / "site"
+    render_site(long_store, out)
+    index = _index(out)
+    links = re.findall(r'<a href="(data/[^"]+-topics\.csv)" download>Data of these small', index)
+    assert set(links) == {"data/long-conf-year-topics.csv", "data/recent-arxiv-month-topics.csv"}
+    sparks = pd.read_csv(out / "data" / "recent-arxiv-month-topics.csv")
+    assert set(sparks["period_grain"]) == {"month"} and set(sparks["source"]) == {"arxiv"}
 
 
 def test_csv_cells_cannot_run_as_spreadsheet_formulas():
