@@ -381,11 +381,6 @@ def render_site(store: Store, out_dir: Path, options: ReportOptions | None = Non
     return SiteSummary(out_dir, pages, size, time.perf_counter() - started)
 
 
-def _series_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns a chart's CSV carries (every column the chart reads, nothing internal)."""
-    return frame.reset_index(drop=True)
-
-
 class _SiteWriter:
     """Writes pages and chart data files into one build folder, counting pages."""
 
@@ -412,7 +407,7 @@ class _SiteWriter:
         """Write a chart's rows to ``data/<name>.csv``; returns the path from the site root."""
         rel = f"data/{name}.csv"
         (self.build / "data").mkdir(exist_ok=True)
-        (self.build / rel).write_text(csv_text(_series_columns(frame)), encoding="utf-8")
+        (self.build / rel).write_text(csv_text(frame), encoding="utf-8")
         return rel
 
 
