@@ -371,3 +371,14 @@ def test_report_cli_fails_in_one_line_without_a_traceback(tmp_path, monkeypatch)
     assert lines[0].startswith("error: report: cannot render index.html (overview)")
     assert "TypeError: object of type 'float' has no len()" in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_a_store_without_dated_papers_renders_its_topics(store, tmp_path):
+    """A pasted page has no dates: no view to draw, the topics are still listed."""
+    seed_toy_fit(store, [(f"u{i:02d}", "page", "", i % 2) for i in range(12)])
+    build_marts(store)
+    out = tmp_path / "site"
+    render_site(store, out)
+    index = _index(out)
+    assert "data-view=" not in index and 'href="topics/1.html"' in index
+    assert (out / "topics" / "0.html").is_file()
