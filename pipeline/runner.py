@@ -35,8 +35,8 @@ from pipeline.publish import publish_database
 from pipeline.report.site import render_site
 from pipeline.store import Store, open_writer
 from pipeline.themes import assign_themes, load_themes
-from pipeline.topic_update import place_new_papers
-from pipeline.topics import current_topic_run, fit_and_store
+from pipeline.topics.persistence import current_topic_run
+from pipeline.topics.stage import fit_and_store, place_new_papers
 from pipeline.trends import build_marts
 
 Say = Callable[[str], None]
