@@ -140,3 +140,27 @@ def test_a_topic_born_in_2021_shows_as_born_then_and_early_topics_survive(store,
 
     # the papers placed beside the sample are not new to the fit: an update has nothing to do
     assert place_new_papers(store, "syn").mode == "current"
+
+
+def test_migration_013_keeps_every_paper_topic_and_allows_placed(tmp_path, monkeypatch):
+    from pipeline.store import db, open_writer
+    from pipeline.store.sqlfiles import schema_migrations
+
+    before = [m for m in schema_migrations() if m[0] < 13]
+    monkeypatch.setattr(db, "schema_migrations", lambda: before)
+    path = tmp_path / "old.duckdb"
+    with open_writer(path) as old:
+        old.execute(
+            "insert into paper_topics values ('fit-1', 'p1', 0, 0.9, 'fit', now()),"
+            " ('fit-1', 'p2', -1, 0.1, 'outlier_reduction', now())"
+        )
+        with pytest.raises(Exception, match="CHECK"):
+            old.execute("insert into paper_topics values ('fit-1', 'p3', 0, 0.5, 'placed', now())")
+    monkeypatch.undo()
+    with open_writer(path) as new:
+        rows = new.query("select paper_id, method from paper_topics order by paper_id")
+        assert rows.values.tolist() == [["p1", "fit"], ["p2", "outlier_reduction"]]
+        new.execute("insert into paper_topics values ('fit-1', 'p3', 0, 0.5, 'placed', now())")
+        with pytest.raises(Exception, match=r"(?i)duplicate|primary key"):
+            new.execute("insert into paper_topics values ('fit-1', 'p3', 0, 0.5, 'fit', now())")
+        assert new.table_exists("paper_topics") and not new.table_exists("paper_topics_rebuilt")
