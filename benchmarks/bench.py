@@ -286,7 +286,8 @@ def warmup_child(cfg: dict[str, Any]) -> dict[str, Any]:
     for seed in (None, 42):
         low = UMAP(n_components=5, metric="cosine", random_state=seed).fit_transform(x)
     HDBSCAN(min_cluster_size=10).fit(low)
-    from pipeline.topics import TopicParams, cluster_embeddings
+    from pipeline.topics.clustering import cluster_embeddings
+    from pipeline.topics.params import TopicParams
 
     cluster_embeddings(x, TopicParams(), 42)  # the pipeline's own cached UMAP kernels
     return {"stages": [], "lines": ["warm-up done"], "harness_s": 0.0}
@@ -431,7 +432,7 @@ def reference_analyzer():
     """Words of a document as BERTopic's default tokenizer or the pipeline's would see them."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from pipeline.topics import make_vectorizer
+    from pipeline.topics.words import make_vectorizer
 
     ours = make_vectorizer().build_analyzer()
     plain = CountVectorizer().build_analyzer()

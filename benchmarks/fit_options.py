@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> None:
     from pipeline.config import EmbeddingBackend
     from pipeline.embed import load_embeddings, make_embedder, model_name
     from pipeline.store import open_reader
-    from pipeline.topics import TopicParams, fit_topics
+    from pipeline.topics.fit import fit_topics
+    from pipeline.topics.params import TopicParams
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, required=True, help="a published or work DuckDB")

@@ -322,7 +322,7 @@ def cached_clusters(embeddings, params, seed: int, cache_dir: Path):
 # -- topics ------------------------------------------------------------------------------------
 def cluster_documents(embeddings, params, seed: int):
     """UMAP then HDBSCAN labels, exactly as ``pipeline.topics.fit_topics`` clusters."""
-    from pipeline.topics import cluster_embeddings
+    from pipeline.topics.clustering import cluster_embeddings
 
     return cluster_embeddings(embeddings, params, seed)
 
@@ -338,7 +338,7 @@ def representation_model(kind: str):
         return None
     from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
 
-    from pipeline.topics import TopicParams
+    from pipeline.topics.params import TopicParams
 
     if kind == "keybert":
         return KeyBERTInspired()
@@ -378,7 +378,8 @@ def reduced_topic_words(
     from bertopic.dimensionality import BaseDimensionalityReduction
     from bertopic.vectorizers import ClassTfidfTransformer
 
-    from pipeline.topics import centroids_of, make_vectorizer, nearest_topic, topic_terms
+    from pipeline.topics.vectors import centroids_of, nearest_topic
+    from pipeline.topics.words import make_vectorizer, topic_terms
 
     vectorizer = make_vectorizer().set_params(ngram_range=(1, ngram))
     if not stop_words:
@@ -487,7 +488,7 @@ def run_corpus(
 
     from pipeline.config import EmbeddingBackend
     from pipeline.embed import make_embedder
-    from pipeline.topics import TopicParams
+    from pipeline.topics.params import TopicParams
 
     embeddings, rate = cached_embeddings(corpus, backend, args.cache_dir)
     params = TopicParams.for_corpus(len(corpus.tokens))

@@ -85,8 +85,7 @@ def child(stage: str, work: Path, papers: int) -> dict:
     from pipeline.harvest import ingest_kaggle
     from pipeline.runner import writer
     from pipeline.themes import assign_themes, load_themes
-    from pipeline.topic_update import place_new_papers
-    from pipeline.topics import fit_and_store
+    from pipeline.topics.stage import fit_and_store, place_new_papers
     from pipeline.trends import build_marts
 
     settings = load_settings(home=work / "home")

@@ -63,7 +63,7 @@ def build_base(home: Path, corpus: Path, embedded: Path, before: date, seed: int
     from pipeline.ingest import ingest_file
     from pipeline.runner import writer
     from pipeline.store import open_reader
-    from pipeline.topics import fit_and_store
+    from pipeline.topics.stage import fit_and_store
 
     settings = load_settings(home=home)
     model = model_name(settings.embedding_backend)

@@ -224,7 +224,7 @@ def embed_new_papers(
     """
     started = time.perf_counter()
     model = model_name(backend)
-    total_papers = int(store.scalar("select count(*) from papers"))
+    total_papers = int(store.scalar_file("ops/count_papers"))
     done = 0
     with tempfile.TemporaryDirectory(prefix="trends-embed-") as spool_dir:
         # The papers to embed are spooled to a file and read back chunk by chunk, so memory
@@ -427,12 +427,7 @@ def load_embeddings(store: Store, model: str) -> tuple[list[str], np.ndarray]:
     ids: list[str] = []
     blocks = []
     # streamed and sorted here: DuckDB sorting a million vectors overran its memory limit
-    for batch in store.stream_arrow(
-        "select e.paper_id, e.embedding from paper_embeddings e"
-        " join papers p on p.paper_id = e.paper_id and p.content_hash = e.content_hash"
-        " where e.model = ?",
-        [model],
-    ):
+    for batch in store.stream_file("ops/current_embeddings", {"model": model}):
         ids.extend(batch.column("paper_id").to_pylist())
         flat = batch.column("embedding").flatten().to_numpy(zero_copy_only=False)
         blocks.append(flat.astype(np.float32, copy=False).reshape(batch.num_rows, -1))

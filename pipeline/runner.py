@@ -36,8 +36,8 @@ from pipeline.publish import publish_database
 from pipeline.report.site import ReportOptions, render_site
 from pipeline.store import Store, open_writer
 from pipeline.themes import assign_themes, load_themes
-from pipeline.topic_update import place_new_papers
-from pipeline.topics import current_topic_run, fit_and_store
+from pipeline.topics.persistence import current_topic_run, fit_model
+from pipeline.topics.stage import fit_and_store, place_new_papers
 from pipeline.trends import MartRules, build_marts
 
 Say = Callable[[str], None]
@@ -69,8 +69,7 @@ def fit_settings(store: Store, settings: Settings, *, strict: bool = True) -> Se
     current = current_topic_run(store)
     if current is None:
         return settings
-    found = store.query_file("analyze/fit_model", {"topic_run_id": current})
-    model = str(found["model"].iloc[0]) if len(found) else None
+    model = fit_model(store, current)
     backend = next((b for b, name in MODEL_NAMES.items() if name == model), None)
     if backend is None:
         raise BackendMismatchError(

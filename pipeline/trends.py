@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 
 from pipeline.config import Decisions
 from pipeline.store import Store
-from pipeline.topics import current_topic_run
+from pipeline.topics.persistence import current_topic_run
 
 # Built in this order; each file states its grain in its header.
 MARTS = (

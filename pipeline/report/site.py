@@ -29,7 +29,7 @@ from pipeline.report.charts import (
     topic_map_figure,
 )
 from pipeline.store import Store, load_sql
-from pipeline.topics import current_topic_run
+from pipeline.topics.persistence import current_topic_run
 
 MAIN_CHART_TOPICS = 6
 STATUS_HELP = {

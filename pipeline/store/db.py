@@ -17,7 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.faults import crash_point
-from pipeline.store.sqlfiles import load_sql, schema_migrations, split_statements
+from pipeline.store.sqlfiles import (
+    SqlStatement,
+    file_statements,
+    parse_statements,
+    schema_migrations,
+)
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
@@ -58,8 +63,8 @@ class Store:
             if version in done:
                 continue
             with self.transaction():
-                for stmt in split_statements(sql):
-                    self.con.execute(stmt)
+                for stmt in parse_statements(sql):
+                    self.con.execute(stmt.text)
                 self.con.execute(
                     "insert into schema_version (version, name) values (?, ?)", [version, name]
                 )
@@ -92,8 +97,8 @@ class Store:
 
     def run_file(self, name: str, params: Params = None) -> None:
         """Execute every statement of ``sql/<name>.sql`` with the same named parameters."""
-        for stmt in split_statements(load_sql(name)):
-            self.con.execute(stmt, _params_used(stmt, params))
+        for stmt in file_statements(name):
+            self.con.execute(stmt.text, _params_used(stmt, params))
 
     def query(self, sql: str, params: Params = None) -> pd.DataFrame:
         """Run a query and return a DataFrame."""
@@ -124,8 +129,8 @@ class Store:
         self, name: str, params: Params = None, batch_rows: int = 20_000
     ) -> Iterator[pa.RecordBatch]:
         """:meth:`stream_arrow` of the single query of ``sql/<name>.sql``."""
-        (stmt,) = split_statements(load_sql(name))
-        yield from self.stream_arrow(stmt, _params_used(stmt, params), batch_rows)
+        stmt = _single(name)
+        yield from self.stream_arrow(stmt.text, _params_used(stmt, params), batch_rows)
 
     def spool(
         self, sql: str, params: Params, path: Path, batch_rows: int = 20_000, *, parts: int = 1
@@ -139,6 +144,7 @@ class Store:
         rows of every run: a query that partitions a large join on them holds one part at a
         time.
         """
+        (stmt,) = parse_statements(sql)
         runs: list[Params] = [params]
         if params is None or isinstance(params, Mapping):
             runs = [{**(params or {}), "parts": parts, "part": part} for part in range(parts)]
@@ -148,7 +154,7 @@ class Store:
         rows = 0
         try:
             for run in runs:
-                for batch in self.stream_arrow(sql, _params_used(sql, run), batch_rows):
+                for batch in self.stream_arrow(sql, _params_used(stmt, run), batch_rows):
                     if writer is None:
                         writer = pq.ParquetWriter(path, batch.schema)
                     writer.write_batch(batch.cast(writer.schema))
@@ -176,8 +182,7 @@ class Store:
 
     def spool_file(self, name: str, params: Params, path: Path, *, parts: int = 1) -> int:
         """:meth:`spool` of the single query of ``sql/<name>.sql``."""
-        (stmt,) = split_statements(load_sql(name))
-        return self.spool(stmt, params, path, parts=parts)
+        return self.spool(_single(name).text, params, path, parts=parts)
 
     def memory_limit_bytes(self) -> int:
         """DuckDB's memory limit for this connection, in bytes."""
@@ -186,8 +191,9 @@ class Store:
 
     def count_file(self, name: str, params: Params = None) -> int:
         """How many rows the single query of ``sql/<name>.sql`` returns, without fetching them."""
-        (stmt,) = split_statements(load_sql(name))
-        return int(self.scalar(f"select count(*) from ({stmt})", _params_used(stmt, params)))
+        stmt = _single(name)
+        counted = f"select count(*) from (\n{stmt.text}\n)"
+        return int(self.scalar(counted, _params_used(stmt, params)))
 
     def register_arrow(self, name: str, table: pa.Table) -> None:
         """Expose an Arrow table to SQL as a view named ``name``."""
@@ -195,8 +201,19 @@ class Store:
 
     def query_file(self, name: str, params: Params = None) -> pd.DataFrame:
         """Run the single query of ``sql/<name>.sql`` and return a DataFrame."""
-        (stmt,) = split_statements(load_sql(name))
-        return self.con.execute(stmt, _params_used(stmt, params)).df()
+        stmt = _single(name)
+        return self.con.execute(stmt.text, _params_used(stmt, params)).df()
+
+    def scalar_file(self, name: str, params: Params = None) -> Any:
+        """:meth:`scalar` of the single query of ``sql/<name>.sql``."""
+        stmt = _single(name)
+        row = self.con.execute(stmt.text, _params_used(stmt, params)).fetchone()
+        return row[0] if row else None
+
+    def query_arrow_file(self, name: str, params: Params = None) -> pa.Table:
+        """:meth:`query_arrow` of the single query of ``sql/<name>.sql``."""
+        stmt = _single(name)
+        return self.con.execute(stmt.text, _params_used(stmt, params)).fetch_arrow_table()
 
     def scalar(self, sql: str, params: Params = None) -> Any:
         """Run a query and return the first column of its first row (None when empty)."""
@@ -274,11 +291,23 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
-def _params_used(stmt: str, params: Params) -> Params:
-    """Pass only the named parameters a statement mentions (DuckDB rejects extra ones)."""
+def _single(name: str) -> SqlStatement:
+    """The one statement of ``sql/<name>.sql``; a clear error when it holds several."""
+    found = file_statements(name)
+    if len(found) != 1:
+        raise ValueError(f"sql/{name}.sql holds {len(found)} statements; expected one query")
+    return found[0]
+
+
+def _params_used(stmt: SqlStatement, params: Params) -> Params:
+    """Pass only the named parameters a statement binds (DuckDB rejects extra ones).
+
+    The names come from DuckDB's parser (:class:`SqlStatement`), so a ``$name`` inside a
+    string or a comment is not taken for a parameter.
+    """
     if params is None or not isinstance(params, Mapping):
         return params
-    used = {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", stmt)}
+    used = {k: v for k, v in params.items() if k in stmt.parameters}
     return used or None
 
 

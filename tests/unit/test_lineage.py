@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from pipeline.lineage import format_stable_id, match_topics, seed_agreement
+from pipeline.topics.lineage import format_stable_id, match_topics, seed_agreement
 
 E = np.eye(4, dtype=np.float32)
 

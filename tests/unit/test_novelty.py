@@ -10,18 +10,22 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from pipeline.novelty import (
-    class_tfidf,
-    class_top_terms,
-    clean_for_terms,
+from pipeline.topics.novelty import (
     find_new_topics,
     novelty_rule,
     place_by_centroid,
     pool_minimum,
+)
+from pipeline.topics.persistence import topics_table
+from pipeline.topics.stage import place_new_papers
+from pipeline.topics.vectors import centroids_of
+from pipeline.topics.words import (
+    class_tfidf,
+    class_top_terms,
+    clean_for_terms,
+    make_vectorizer,
     streamed_class_top_terms,
 )
-from pipeline.topic_update import place_new_papers
-from pipeline.topics import centroids_of, make_vectorizer, topics_table
 
 DIM = 48
 THEMES = {

@@ -3,7 +3,12 @@ import pytest
 
 from pipeline.store import StoreLockedError, open_reader, open_writer
 from pipeline.store.db import parse_size
-from pipeline.store.sqlfiles import load_sql, schema_migrations, split_statements
+from pipeline.store.sqlfiles import (
+    load_sql,
+    parse_statements,
+    schema_migrations,
+    split_statements,
+)
 
 
 def test_migrations_are_recorded_once(tmp_path):
@@ -64,6 +69,28 @@ def test_sql_names_cannot_escape_the_sql_folder():
 
 def test_split_statements_drops_comments():
     assert split_statements("-- c; x\nselect 1;\n\nselect 2;") == ["select 1", "select 2"]
+    assert split_statements("-- nothing but a comment;\n") == []
+
+
+def test_statements_split_where_duckdb_does():
+    # a `;` in a string or a comment ends nothing; the hand splitter on `;` cut both
+    found = split_statements("select ';' as a; -- x; y\nselect 'b;c' as b")
+    assert found == ["select ';' as a", "select 'b;c' as b"]
+
+
+def test_statements_know_their_named_parameters():
+    first, second = parse_statements(
+        "select $a, '$not_a_param' as s; -- $nor_this\ninsert into t values ($b, $a)"
+    )
+    assert first.parameters == {"a"}
+    assert second.parameters == {"a", "b"}
+
+
+def test_only_the_parameters_a_statement_binds_are_passed(store, tmp_path):
+    # DuckDB rejects a parameter a statement does not bind; "$y" in a string binds nothing
+    # (the regex that looked for "$name" in the text passed it)
+    path = tmp_path / "x.parquet"
+    assert store.spool("select $x as x, '$y' as s", {"x": 1, "y": 2}, path) == 1
 
 
 def test_reader_of_missing_database_says_what_to_do(tmp_path):
@@ -124,3 +151,7 @@ def test_the_store_knows_its_memory_limit(tmp_path):
         assert 60 * 1024**2 <= store.memory_limit_bytes() <= 64 * 1000**2
     with pytest.raises(ValueError, match="not a size"):
         parse_size("lots")
+
+
+def test_the_last_statement_loses_its_semicolon_and_comment():
+    assert split_statements("select 1;\nselect 2; -- done\n") == ["select 1", "select 2"]

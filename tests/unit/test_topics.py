@@ -7,22 +7,16 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from pipeline.embed import load_embeddings
-from pipeline.topic_update import place_new_papers
-from pipeline.topics import (
-    OutlierReducingClusterer,
-    SeedCheck,
-    TopicParams,
-    bertopic_class,
-    centroids_of,
-    cosine_knn,
-    current_topic_run,
-    fit_and_store,
-    fit_topics,
-    labels_agreement,
+from pipeline.topics.fit import bertopic_class, fit_topics
+from pipeline.topics.outliers import OutlierReducingClusterer
+from pipeline.topics.params import TopicParams
+from pipeline.topics.persistence import current_topic_run
+from pipeline.topics.seedcheck import SeedCheck, labels_agreement, second_seed_labels
+from pipeline.topics.stage import fit_and_store, place_new_papers
+from pipeline.topics.vectors import centroids_of, cosine_knn, nearest_topic
+from pipeline.topics.words import (
     make_vectorizer,
-    nearest_topic,
     represent_terms,
-    second_seed_labels,
     select_by_mmr,
     short_label,
     term_counts,
@@ -84,7 +78,7 @@ def test_cosine_knn_is_exact_and_blocking_changes_nothing(monkeypatch):
         NearestNeighbors(n_neighbors=10, metric="cosine", algorithm="brute").fit(X).kneighbors(X)
     )
     assert np.allclose(np.sort(dist[:, 1:], axis=1), np.sort(ref_dist[:, 1:], axis=1), atol=1e-5)
-    monkeypatch.setattr("pipeline.topics.KNN_BLOCK_FLOATS", 300 * 7)  # blocks of 7 rows
+    monkeypatch.setattr("pipeline.topics.vectors.KNN_BLOCK_FLOATS", 300 * 7)  # blocks of 7 rows
     idx2, dist2 = cosine_knn(X, 10)
     assert (idx2 == idx).all() and np.allclose(dist2, dist)
     assert cosine_knn(X[:4], 10)[0].shape == (4, 4)
@@ -317,7 +311,7 @@ def test_update_labels_weigh_terms_as_the_fit_does():
     from bertopic.vectorizers import ClassTfidfTransformer
     from scipy import sparse
 
-    from pipeline.novelty import class_tfidf
+    from pipeline.topics.words import class_tfidf
 
     counts = sparse.csr_matrix(np.random.default_rng(0).poisson(0.7, size=(6, 40)))
     expected = ClassTfidfTransformer(reduce_frequent_words=True, bm25_weighting=True)

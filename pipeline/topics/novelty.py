@@ -18,15 +18,9 @@ whose first call costs tens of seconds of compilation.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import sparse
-
-# (texts, their classes) batches; see streamed_class_top_terms
-DocBatches = Callable[[], Iterator[tuple[Sequence[str], np.ndarray]]]
 
 POOL_FLOOR = 30
 
@@ -127,96 +121,4 @@ def find_new_topics(pool: np.ndarray, rule: NoveltyRule) -> np.ndarray:
     kept.sort(key=lambda c: (-(found == c).sum(), int(np.flatnonzero(found == c)[0])))
     for number, c in enumerate(kept):
         out[found == c] = number
-    return out
-
-
-def clean_for_terms(docs: Sequence[str]) -> list[str]:
-    """Text as BERTopic cleans it before c-TF-IDF (English: letters, digits and spaces only).
-
-    The fit's labels come from text cleaned this way ("vision-language" -> "visionlanguage"),
-    so new topics' labels must too, to be comparable.
-    """
-    out = []
-    for doc in docs:
-        cleaned = re.sub(r"[^A-Za-z0-9 ]+", "", doc.replace("\n", " ").replace("\t", " "))
-        out.append(cleaned or "emptydoc")
-    return out
-
-
-def class_tfidf(
-    class_term: sparse.spmatrix, mean_class_size: int | None = None
-) -> sparse.csr_matrix:
-    """c-TF-IDF of a classes x terms count matrix, weighted as the fit's labels are.
-
-    BERTopic's ``ClassTfidfTransformer(bm25_weighting=True, reduce_frequent_words=True)``,
-    written out so that an update does not import BERTopic (whose import costs more than the
-    whole placement): term frequency l1-normalised per class and square-rooted, times the BM25
-    idf ``log(1 + (A - f + 0.5) / (f + 0.5))`` (``f``: the term's count over all classes,
-    ``A``: the mean number of terms per class, given as ``mean_class_size`` when the matrix
-    holds only some of the terms).
-    """
-    counts = sparse.csr_matrix(class_term, dtype=np.float64)
-    freq = np.asarray(counts.sum(axis=0)).ravel()
-    avg = int(counts.sum(axis=1).mean()) if mean_class_size is None else mean_class_size
-    idf = np.log(1 + (avg - freq + 0.5) / (freq + 0.5))
-    totals = np.asarray(counts.sum(axis=1)).ravel()
-    tf = sparse.csr_matrix(sparse.diags(1.0 / np.where(totals > 0, totals, 1.0)) @ counts)
-    tf.data = np.sqrt(tf.data)
-    return sparse.csr_matrix(tf @ sparse.diags(idf))
-
-
-def class_top_terms(
-    docs: Sequence[str], classes: np.ndarray, targets: Sequence[int], top_n: int
-) -> dict[int, tuple[list[str], list[float]]]:
-    """c-TF-IDF top terms of the ``targets`` classes, with every class as the background.
-
-    In-memory form of :func:`streamed_class_top_terms` (one batch holding every document).
-    """
-    classes = np.asarray(classes)
-    return streamed_class_top_terms(
-        lambda: iter([(docs, classes)]), np.unique(classes), targets, top_n
-    )
-
-
-def streamed_class_top_terms(
-    batches: DocBatches, all_classes: np.ndarray, targets: Sequence[int], top_n: int
-) -> dict[int, tuple[list[str], list[float]]]:
-    """c-TF-IDF top terms of the ``targets`` classes, reading the documents in batches.
-
-    ``batches()`` yields (texts, classes) pairs and is called twice; every class of the
-    corpus is in the sorted ``all_classes``. The same scores as a c-TF-IDF over the whole
-    vocabulary (what the fit computes), at a fraction of the cost and with memory bounded by a
-    batch: only the terms that occur in the targets' documents can score for them, so only
-    those are counted over the corpus; the classes' total term counts come from the analyzer
-    alone. Text is cleaned as BERTopic cleans it.
-    """
-    from pipeline.topics import make_vectorizer
-
-    wanted = list(targets)
-    target_docs: list[str] = []
-    for texts, classes in batches():
-        keep = np.flatnonzero(np.isin(classes, wanted))
-        target_docs += clean_for_terms([texts[i] for i in keep])
-    vocabulary = make_vectorizer().fit(target_docs).get_feature_names_out().tolist()
-    vectorizer = make_vectorizer(vocabulary)
-    analyzer = vectorizer.build_analyzer()
-    class_term = sparse.csr_matrix((len(all_classes), len(vocabulary)), dtype=np.float64)
-    class_size = np.zeros(len(all_classes), dtype=np.float64)
-    for texts, classes in batches():
-        cleaned = clean_for_terms(texts)
-        rows = np.searchsorted(all_classes, classes)
-        indicator = sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, np.arange(len(rows)))),
-            shape=(len(all_classes), len(rows)),
-        )
-        class_term = class_term + indicator @ vectorizer.transform(cleaned)
-        class_size += indicator @ np.array([len(analyzer(d)) for d in cleaned], dtype=np.float64)
-    scores = class_tfidf(class_term, int(class_size.mean()))
-    terms = vectorizer.get_feature_names_out()
-    out = {}
-    for target in targets:
-        row = scores[int(np.searchsorted(all_classes, target))].toarray().ravel()
-        top = np.argsort(-row, kind="stable")[:top_n]
-        top = top[row[top] > 0]
-        out[int(target)] = ([str(terms[i]) for i in top], [float(row[i]) for i in top])
     return out

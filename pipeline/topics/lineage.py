@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from pipeline.topics.params import PreviousFit
+
 MIN_MATCH = 0.5
 MIN_FLOW = 0.25
 
@@ -146,3 +148,30 @@ def seed_agreement(lineage: Lineage, assign_a: pd.Series, assign_b: pd.Series,
         for x, y in zip(a[both], b[both], strict=True)
     ]
     return float(np.mean(same))
+
+
+def lineage_against(
+    previous: PreviousFit | None,
+    topics: pd.DataFrame,
+    assignments: pd.DataFrame,
+    next_number: int,
+) -> tuple[Lineage, float | None]:
+    """Match a new fit's ``topics`` to the ``previous`` fit (all born when there is none).
+
+    ``assignments``: paper_id, topic_id of the new fit. Also returns the share of papers, among
+    those in real topics of both fits, whose stable topic is the same in both (None without a
+    previous fit).
+    """
+    real = topics[topics["topic_id"] != -1]
+    prev_topics = pd.DataFrame(columns=["topic_id", "stable_id", "centroid"])
+    prev_assign = pd.Series(dtype=int)
+    if previous is not None:
+        prev_topics, prev_assign = previous.topics, previous.assignments
+    new_assign = assignments.set_index("paper_id")["topic_id"]
+    lineage = match_topics(prev_topics, real, prev_assign, new_assign, next_number)
+    if prev_topics.empty:
+        return lineage, None
+    stable_prev = dict(
+        zip(prev_topics["topic_id"].astype(int), prev_topics["stable_id"], strict=True)
+    )
+    return lineage, seed_agreement(lineage, prev_assign, new_assign, stable_prev)

@@ -1,0 +1,2 @@
+-- How many papers the store holds (one row).
+select count(*) from papers

@@ -1,0 +1,4 @@
+-- The topics of a fit that carry a stable id (outliers excluded): one row per topic.
+select topic_id, stable_id, centroid
+from topics
+where topic_run_id = $topic_run_id and topic_id <> -1 and stable_id is not null
