@@ -1,0 +1,3 @@
+-- How many papers the store holds. One row.
+select count(*) as n
+from papers;
