@@ -270,8 +270,8 @@ def _whole_number(name: str, value: object) -> int | None:
     return value
 
 
-def _source_param(value: object) -> IngestSource:
-    text = str(value or IngestSource.file.value).strip()
+def _source_param(value: object, default: IngestSource) -> IngestSource:
+    text = str(value or default.value).strip()
     try:
         return IngestSource(text)
     except ValueError:
@@ -286,10 +286,12 @@ def ingest_request(
     run_type: object = None,
     interval_start: datetime | None = None,
     interval_end: datetime | None = None,
+    scheduled_source: IngestSource = IngestSource.file,
 ) -> IngestRequest:
     """Validate ingest parameters of a DAG run into a request.
 
-    ``source`` (default ``file``) picks the source. A file ingest reads ``input_path`` (default:
+    ``source`` picks the source; empty means ``scheduled_source`` for a scheduled run (the
+    daily DAG's feed) and ``file`` for any other. A file ingest reads ``input_path`` (default:
     the arXiv corpus); its window is ``date_from``..``date_to`` when either is set, else a
     scheduled or backfill run takes the papers published in its data interval and a manual run
     every date. A feed (``oai``, ``arxiv``) asks for ``date_from``..``date_to`` when set; else a
@@ -297,13 +299,14 @@ def ingest_request(
     stream's watermark (the first run of a stream starts at its interval's start). ``categories``
     is the OAI set (default ``TRENDS_OAI_SET``) or the arXiv/Kaggle categories.
     """
-    source = _source_param(params.get("source"))
+    run_kind = run_type_name(run_type)
+    default = scheduled_source if run_kind == "scheduled" else IngestSource.file
+    source = _source_param(params.get("source"), default)
     sample = _whole_number("sample", params.get("sample"))
     lo = parse_param_date("date_from", params.get("date_from"))
     hi = parse_param_date("date_to", params.get("date_to"))
     if lo and hi and lo > hi:
         raise ParamsError(f"date_from {lo} is after date_to {hi}")
-    run_kind = run_type_name(run_type)
     interval = None
     if interval_start is not None and run_kind in INTERVAL_RUN_TYPES:
         end = (interval_end - timedelta(microseconds=1)).date() if interval_end else None
