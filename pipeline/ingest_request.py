@@ -314,6 +314,8 @@ def ingest_request(
     raw_categories = str(params.get("categories") or "").replace(",", " ").split()
     fetch = FetchPolicy(pause=settings.fetch_pause)
     if source in FEED_SOURCES:
+        if str(params.get("input_path") or "").strip():
+            raise ParamsError(f"input_path: source {source} reads from a URL; leave it empty")
         if lo is None and hi is None and interval and run_kind == "backfill":
             lo, hi = interval
         return IngestRequest(
