@@ -20,7 +20,7 @@ from pathlib import Path
 from duckdb import Error as DuckDBError
 
 from pipeline.normalize import paper_key
-from pipeline.records import PreparedBatch, prepare_batch
+from pipeline.records import PreparedBatch, prepare_batch, resolve_columns
 from pipeline.sources.files import (
     DEFAULT_CHUNK_ROWS,
     detect_format,
@@ -110,6 +110,7 @@ def ingest_file(
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     detect_format(path)
+    resolve_columns((), column_map)  # an unknown target column fails before a run starts
     selection = FileSelection(sample, sample_per_period, published_from, published_to, column_map)
     if sample is not None and sample_per_period is not None:
         raise ValueError("choose one of sample and sample_per_period, not both")
