@@ -11,7 +11,7 @@ UV := $(shell command -v uv 2>/dev/null)
 LOCK := requirements.lock
 LOCK_ARGS ?=
 DEMO_PER_PERIOD ?= 200
-DEMO_FROM ?= 2013-01-01
+DEMO_FROM ?= 2015-01-01
 DEMO_DATA ?= $(or $(TRENDS_DATA_DIR),../shared/data)
 PYTEST_ARGS ?=
 
@@ -72,9 +72,9 @@ browser: ## install Debian's headless Chromium for the browser tests (skipped wh
 	      || echo "browser: could not install chromium; browser tests will be skipped"; \
 	  else echo "browser: install Debian's chromium package to run the browser tests"; fi; }
 
-# The demo spans years: DEMO_PER_PERIOD papers of each conference year since DEMO_FROM (13 x 200)
-# and of each arXiv 2025 month (8 x 200), a deterministic sample (docs/ingest.md), ~4,200 papers.
-demo: ## the main job on real data: conference papers 2013-2025 + arXiv 2025, sampled per period -> $(TRENDS_HOME)/site
+# The demo spans years: DEMO_PER_PERIOD papers of each conference year since DEMO_FROM (11 x 200)
+# and of each arXiv 2025 month (8 x 200), a deterministic sample (docs/ingest.md): 3,800 papers.
+demo: ## the main job on real data: conference papers 2015-2025 + arXiv 2025, sampled per period -> $(TRENDS_HOME)/site
 	$(BIN)/trends run --sample-per-period $(DEMO_PER_PERIOD) --from $(DEMO_FROM) \
 	  $(DEMO_DATA)/conference_abstracts.parquet $(DEMO_DATA)/arxiv_cs_ai_2025.parquet
 	@echo "demo: open $(TRENDS_HOME)/site/index.html; query with: $(BIN)/trends sql \"select count(*) from papers\""
