@@ -1,3 +1,2 @@
--- How many papers the store holds. One row.
-select count(*) as n
-from papers;
+-- How many papers the store holds (one row).
+select count(*) from papers
