@@ -10,7 +10,9 @@ FIND_LINKS := $(shell pip config list 2>/dev/null | sed -n "s/^[a-z:.]*find-link
 UV := $(shell command -v uv 2>/dev/null)
 LOCK := requirements.lock
 LOCK_ARGS ?=
-DEMO_SAMPLE ?= 2500
+DEMO_PER_PERIOD ?= 200
+DEMO_FROM ?= 2015-01-01
+DEMO_DATA ?= $(or $(TRENDS_DATA_DIR),../shared/data)
 PYTEST_ARGS ?=
 
 export TRENDS_HOME ?= var
@@ -70,8 +72,11 @@ browser: ## install Debian's headless Chromium for the browser tests (skipped wh
 	      || echo "browser: could not install chromium; browser tests will be skipped"; \
 	  else echo "browser: install Debian's chromium package to run the browser tests"; fi; }
 
-demo: ## the main job on real data: a $(DEMO_SAMPLE)-paper slice of arXiv 2025 -> $(TRENDS_HOME)/site
-	$(BIN)/trends run --sample $(DEMO_SAMPLE)
+# The demo spans years: DEMO_PER_PERIOD papers of each conference year since DEMO_FROM (11 x 200)
+# and of each arXiv 2025 month (8 x 200), a deterministic sample (docs/ingest.md): 3,800 papers.
+demo: ## the main job on real data: conference papers 2015-2025 + arXiv 2025, sampled per period -> $(TRENDS_HOME)/site
+	$(BIN)/trends run --sample-per-period $(DEMO_PER_PERIOD) --from $(DEMO_FROM) \
+	  $(DEMO_DATA)/conference_abstracts.parquet $(DEMO_DATA)/arxiv_cs_ai_2025.parquet
 	@echo "demo: open $(TRENDS_HOME)/site/index.html; query with: $(BIN)/trends sql \"select count(*) from papers\""
 
 run: ## the whole arXiv 2025 corpus (31k papers; ~9 min on 2 cores, most of it embedding)

@@ -50,6 +50,36 @@ def input_path_param() -> Param:
     )
 
 
+def ingest_source_param() -> Param:
+    """Which source an ingest reads; empty: the daily feed when scheduled, else the file."""
+    return Param(
+        None,
+        type=["null", "string"],
+        enum=[None, "file", "oai", "arxiv", "kaggle", "page"],
+        title="Source",
+        description=(
+            "file: the source file (Parquet, JSON Lines, CSV). oai: new arXiv papers over "
+            "OAI-PMH (TRENDS_OAI_URL) from the stored watermark. arxiv: the arXiv API search "
+            "(TRENDS_ARXIV_API_URL; needs categories). kaggle: the Kaggle arXiv snapshot named "
+            "as source file. page: a pasted trending-papers page named as source file. Empty: "
+            "scheduled runs harvest oai (the daily feed), manual runs read the source file."
+        ),
+    )
+
+
+def categories_param() -> Param:
+    """The OAI set or the arXiv categories of a feed ingest."""
+    return Param(
+        None,
+        type=["null", "string"],
+        title="Set or categories",
+        description=(
+            "oai: the OAI set (e.g. cs, physics:hep-th; empty: TRENDS_OAI_SET). arxiv and "
+            "kaggle: categories or archives, comma-separated (e.g. cs.AI, cs.LG or cs)."
+        ),
+    )
+
+
 def sample_param(minimum: int = 1) -> Param:
     """A deterministic sample size."""
     return Param(

@@ -1,14 +1,19 @@
-"""trends_ingest: land the papers of each day, daily.
+"""trends_ingest: land each day's new papers, daily.
 
-Ingests the papers **published in each run's data interval** (one UTC day) from the source
-file into the working store. Scheduled and backfill runs are independent and idempotent (an
-upsert per paper), so catching up or rerunning a day is safe; the DAG is created paused and
-does not catch up by itself: unpause it for the daily schedule, or backfill a range with
-`airflow backfill create --dag-id trends_ingest --from-date 2025-05-10 --to-date 2025-06-30`.
+**Scheduled runs harvest the daily arXiv feed**: new and changed papers over OAI-PMH
+(`TRENDS_OAI_URL`, set `TRENDS_OAI_SET`, default `cs`), from the stream's stored watermark
+(the last datestamp a complete harvest reached), so a late or missed day is caught up by the
+next run and a rerun adds nothing. The first harvest of a stream starts at its run's data
+interval. A harvest that stops midway resumes at its last stored page when run again.
 
-A manual run (**Trigger** in the UI) ingests the form's *source file*, *sample size* and
-*date range*; an empty range means every date. Parameters are checked before anything is
-written: a bad one fails the run at once, without retries, with a message naming it.
+A manual run (**Trigger** in the UI) reads what the form names. *Source* picks it: `file` (the
+default for manual runs: the *source file*, Parquet, JSON Lines or CSV, with an optional
+*sample size* and *published* range), `oai` or `arxiv` (the arXiv API; needs *categories*)
+from the watermark or the form's date range, `kaggle` (the Kaggle arXiv snapshot named as
+*source file*) or `page` (a pasted trending-papers page). A backfill run with source `file`
+ingests the papers published in its data interval; with `oai` it asks for that interval.
+Parameters are checked before anything is written: a bad one fails the run at once, without
+retries, with a message naming it. Every ingest commits page by page and resumes after a crash.
 
 When papers were added or changed, the task updates the `papers` asset, which starts
 `trends_topics`; a run that changed nothing is marked *skipped* and starts nothing.
@@ -24,7 +29,9 @@ from trends_common import (
     PAPERS,
     TAGS,
     WRITER_POOL,
+    categories_param,
     date_range_params,
+    ingest_source_param,
     input_path_param,
     sample_param,
 )
@@ -39,10 +46,16 @@ from trends_common import (
     default_args=DEFAULT_ARGS,
     tags=[*TAGS, "ingest"],
     doc_md=__doc__,
-    params={"input_path": input_path_param(), "sample": sample_param(), **date_range_params()},
+    params={
+        "source": ingest_source_param(),
+        "input_path": input_path_param(),
+        "sample": sample_param(),
+        **date_range_params(),
+        "categories": categories_param(),
+    },
 )
 def trends_ingest() -> None:
-    """Ingest one data interval (or the manual run's selection) of papers."""
+    """Ingest the day's new papers from the feed (or the manual run's selection)."""
 
     @task(pool=WRITER_POOL, outlets=[PAPERS])
     def ingest(
@@ -54,6 +67,7 @@ def trends_ingest() -> None:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
         from pipeline.runner import (
+            IngestSource,
             ParamsError,
             ingest_request,
             ingest_request_stage,
@@ -70,11 +84,12 @@ def trends_ingest() -> None:
                 run_type=getattr(dag_run, "run_type", None),
                 interval_start=data_interval_start,
                 interval_end=data_interval_end,
+                scheduled_source=IngestSource.oai,
             )
         except ParamsError as exc:  # retrying cannot fix a parameter
             raise AirflowFailException(str(exc)) from exc
         with writer(settings) as store:
-            outcome = ingest_request_stage(store, settings, request)
+            outcome = ingest_request_stage(store, settings, request, say=print)
         print("\n".join(outcome.lines))
         if not outcome.changed:
             raise AirflowSkipException("no new or updated papers; downstream DAGs not started")

@@ -24,6 +24,7 @@ from pipeline.config import (
     TopicRepresentation,
     load_settings,
 )
+from pipeline.sources.files import DEFAULT_CHUNK_ROWS as FILE_CHUNK_ROWS
 from pipeline.sources.kaggle import DEFAULT_CHUNK_LINES as KAGGLE_CHUNK_LINES
 
 app = typer.Typer(
@@ -46,6 +47,8 @@ app.add_typer(models_app, name="models")
 console = Console(stderr=True, markup=False, emoji=False)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False)
 
+OAI_URL = Settings.model_fields["oai_url"].default
+API_URL = Settings.model_fields["arxiv_api_url"].default
 HomeOpt = Annotated[Path | None, typer.Option("--home", help="State folder (env TRENDS_HOME).")]
 BackendOpt = Annotated[
     EmbeddingBackend | None,
@@ -182,6 +185,39 @@ def init() -> None:
         out.print(f"init: {s.work_db} at schema version {store.schema_version()}")
 
 
+def _run_ingest(request, progress_update=None) -> None:
+    """Run one ingest request through the runner and print each input's summary line."""
+    from pipeline.runner import ingest_request_stage, writer
+
+    s = _ctx.settings
+    with writer(s) as store, _progress() as progress:
+        outcome = ingest_request_stage(
+            store,
+            s,
+            request,
+            progress=progress_update(progress) if progress_update else None,
+            say=console.print,
+        )
+    for summary in outcome.summaries:
+        out.print(summary.line())
+
+
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="Keep papers published on or after (YYYY-MM-DD).")
+]
+ToOpt = Annotated[
+    str | None, typer.Option("--to", help="Keep papers published on or before (YYYY-MM-DD).")
+]
+PerPeriodOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Deterministic sample of N papers per period of each input (a year for "
+        "year-precision sources, a month for daily ones).",
+    ),
+]
+
+
 @ingest_app.command("file")
 @_guarded
 def ingest_file_cmd(
@@ -193,14 +229,19 @@ def ingest_file_cmd(
     sample: Annotated[
         int | None, typer.Option(min=1, help="Keep a deterministic sample of N papers.")
     ] = None,
+    sample_per_period: PerPeriodOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
     map_: Annotated[
         list[str] | None,
         typer.Option("--map", help="Column map TARGET=THEIRS, e.g. abstract=summary."),
     ] = None,
+    chunk_rows: Annotated[
+        int, typer.Option(min=1, help="Records read, validated and stored per transaction.")
+    ] = FILE_CHUNK_ROWS,
 ) -> None:
-    """Ingest a Parquet, JSON Lines or CSV file of papers."""
-    from pipeline.ingest import ingest_file
-    from pipeline.runner import writer
+    """Ingest a Parquet, JSON Lines or CSV file of papers (streamed in chunks, resumable)."""
+    from pipeline.runner import IngestRequest
 
     column_map = {}
     for item in map_ or []:
@@ -208,11 +249,17 @@ def ingest_file_cmd(
         if not sep or not target or not theirs:
             raise typer.BadParameter(f"--map {item!r}: expected TARGET=COLUMN")
         column_map[target.strip()] = theirs.strip()
-    s = _ctx.settings
-    with writer(s) as store:
-        out.print(
-            ingest_file(store, path, source=source, sample=sample, column_map=column_map).line()
-        )
+    request = IngestRequest(
+        inputs=[path],
+        sample=sample,
+        sample_per_period=sample_per_period,
+        published_from=_parse_date(date_from),
+        published_to=_parse_date(date_to),
+        source_name=source,
+        column_map=column_map or None,
+        chunk_rows=chunk_rows,
+    )
+    _run_ingest(request, lambda p: _rate_callback(p, "file", "records"))
 
 
 def _rate_callback(progress: Progress, label: str, unit: str, scale: float = 1.0):
@@ -241,8 +288,15 @@ def _fetch_policy(pause: float, timeout: float, retries: int):
 
 
 PauseOpt = Annotated[
-    float, typer.Option(min=0, help="Seconds between requests (arXiv asks for 3).")
+    float | None,
+    typer.Option(min=0, help="Seconds between requests (env TRENDS_FETCH_PAUSE; arXiv asks 3)."),
 ]
+
+
+def _pause(value: float | None) -> float:
+    return _ctx.settings.fetch_pause if value is None else value
+
+
 TimeoutOpt = Annotated[float, typer.Option(min=1, help="Seconds to wait for a response.")]
 FullOpt = Annotated[
     bool, typer.Option("--full", help="Ignore the watermark of earlier runs (start from scratch).")
@@ -256,9 +310,10 @@ def ingest_arxiv_cmd(
         list[str],
         typer.Option("--category", "-c", help="arXiv category (repeatable), e.g. cs.AI or cs."),
     ],
-    url: Annotated[str, typer.Option(help="arXiv API endpoint.")] = (
-        "https://export.arxiv.org/api/query"
-    ),
+    url: Annotated[
+        str | None,
+        typer.Option(help=f"arXiv API endpoint (env TRENDS_ARXIV_API_URL; default {API_URL})."),
+    ] = None,
     date_from: Annotated[
         str | None,
         typer.Option("--from", help="Submitted on or after (YYYY-MM-DD; default: watermark)."),
@@ -270,37 +325,35 @@ def ingest_arxiv_cmd(
     page_size: Annotated[
         int, typer.Option(min=1, max=2000, help="Results per request (the API allows 2,000).")
     ] = 1000,
-    pause: PauseOpt = 3.0,
+    pause: PauseOpt = None,
     timeout: TimeoutOpt = 60.0,
     retries: Annotated[int, typer.Option(min=0, help="Retries on timeouts and 5xx.")] = 5,
 ) -> None:
     """Search the arXiv API by categories and submission dates, page by page (resumable)."""
-    from pipeline.harvest import ingest_arxiv
-    from pipeline.runner import writer
+    from pipeline.runner import IngestRequest, IngestSource
 
-    s = _ctx.settings
-    with writer(s) as store, _progress() as progress:
-        summary = ingest_arxiv(
-            store,
-            url,
-            categories=category,
-            date_from=_parse_date(date_from),
-            date_to=_parse_date(date_to),
-            full=full,
-            page_size=page_size,
-            policy=_fetch_policy(pause, timeout, retries),
-            progress=_rate_callback(progress, "arxiv api", "papers"),
-            say=console.print,
-        )
-    out.print(summary.line())
+    request = IngestRequest(
+        source=IngestSource.arxiv,
+        url=url or _ctx.settings.arxiv_api_url,
+        categories=tuple(category),
+        published_from=_parse_date(date_from),
+        published_to=_parse_date(date_to),
+        full=full,
+        page_size=page_size,
+        fetch=_fetch_policy(_pause(pause), timeout, retries),
+    )
+    _run_ingest(request, lambda p: _rate_callback(p, "arxiv api", "papers"))
 
 
 @ingest_app.command("oai")
 @_guarded
 def ingest_oai_cmd(
-    url: Annotated[str, typer.Option(help="OAI-PMH base URL.")] = "https://export.arxiv.org/oai2",
+    url: Annotated[
+        str | None, typer.Option(help=f"OAI-PMH base URL (env TRENDS_OAI_URL; default {OAI_URL}).")
+    ] = None,
     set_spec: Annotated[
-        str | None, typer.Option("--set", help="OAI set, e.g. cs or physics:hep-th.")
+        str | None,
+        typer.Option("--set", help="OAI set, e.g. cs or physics:hep-th (default: all sets)."),
     ] = None,
     date_from: Annotated[
         str | None,
@@ -310,30 +363,25 @@ def ingest_oai_cmd(
         str | None, typer.Option("--until", help="Datestamp on or before (YYYY-MM-DD).")
     ] = None,
     full: FullOpt = False,
-    pause: PauseOpt = 3.0,
+    pause: PauseOpt = None,
     timeout: TimeoutOpt = 120.0,
     retries: Annotated[
         int, typer.Option(min=0, help="Retries on timeouts, 5xx and 503 Retry-After.")
     ] = 8,
 ) -> None:
     """Harvest arXiv metadata over OAI-PMH (ListRecords), resumable from the last page."""
-    from pipeline.harvest import ingest_oai
-    from pipeline.runner import writer
+    from pipeline.runner import IngestRequest, IngestSource
 
-    s = _ctx.settings
-    with writer(s) as store, _progress() as progress:
-        summary = ingest_oai(
-            store,
-            url,
-            set_spec=set_spec,
-            date_from=_parse_date(date_from),
-            date_until=_parse_date(date_until),
-            full=full,
-            policy=_fetch_policy(pause, timeout, retries),
-            progress=_rate_callback(progress, "oai-pmh", "records"),
-            say=console.print,
-        )
-    out.print(summary.line())
+    request = IngestRequest(
+        source=IngestSource.oai,
+        url=url or _ctx.settings.oai_url,
+        set_spec=set_spec,
+        published_from=_parse_date(date_from),
+        published_to=_parse_date(date_until),
+        full=full,
+        fetch=_fetch_policy(_pause(pause), timeout, retries),
+    )
+    _run_ingest(request, lambda p: _rate_callback(p, "oai-pmh", "records"))
 
 
 @ingest_app.command("kaggle")
@@ -354,21 +402,17 @@ def ingest_kaggle_cmd(
     ] = KAGGLE_CHUNK_LINES,
 ) -> None:
     """Stream the Kaggle arXiv snapshot in chunks (bounded memory, resumable)."""
-    from pipeline.harvest import ingest_kaggle
-    from pipeline.runner import writer
+    from pipeline.runner import IngestRequest, IngestSource
 
-    s = _ctx.settings
-    with writer(s) as store, _progress() as progress:
-        summary = ingest_kaggle(
-            store,
-            path,
-            categories=category or [],
-            since=_parse_date(since),
-            full=full,
-            chunk_lines=chunk_lines,
-            progress=_rate_callback(progress, "kaggle (MB)", "MB", scale=1e6),
-        )
-    out.print(summary.line())
+    request = IngestRequest(
+        source=IngestSource.kaggle,
+        inputs=[path],
+        categories=tuple(category or ()),
+        published_from=_parse_date(since),
+        full=full,
+        chunk_rows=chunk_lines,
+    )
+    _run_ingest(request, lambda p: _rate_callback(p, "kaggle (MB)", "MB", scale=1e6))
 
 
 @ingest_app.command("page")
@@ -378,12 +422,9 @@ def ingest_page_cmd(
     source: Annotated[str, typer.Option(help="Source name of the papers.")] = "page",
 ) -> None:
     """Ingest a pasted page: title line, blank line, abstract paragraph, repeated (no dates)."""
-    from pipeline.ingest import ingest_page
-    from pipeline.runner import writer
+    from pipeline.runner import IngestRequest, IngestSource
 
-    s = _ctx.settings
-    with writer(s) as store:
-        out.print(ingest_page(store, path, source=source).line())
+    _run_ingest(IngestRequest(source=IngestSource.page, inputs=[path], source_name=source))
 
 
 @app.command()
@@ -500,6 +541,9 @@ def run(
     sample: Annotated[
         int | None, typer.Option(min=20, help="Deterministic sample of N papers per input.")
     ] = None,
+    sample_per_period: PerPeriodOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
     full: Annotated[
         bool, typer.Option("--full", help="Refit topics even if a fit exists.")
     ] = False,
@@ -517,6 +561,9 @@ def run(
         options = RunOptions(
             inputs=inputs or [],
             sample=sample,
+            sample_per_period=sample_per_period,
+            published_from=_parse_date(date_from),
+            published_to=_parse_date(date_to),
             full_refit=full,
             as_of=_parse_date(as_of),
             embed_progress=_embed_callback(progress),
@@ -582,9 +629,7 @@ def themes_calibrate(
             store, themes, model, lambda: make_embedder(s.embedding_backend, s.embed_batch_size)
         )
         ids, matrix = load_embeddings(store, model)
-        texts = dict(
-            store.query("select paper_id, title || ' ' || abstract as t from papers").values
-        )
+        texts = dict(store.query_file("ops/paper_texts").values)
     embeddings = dict(zip(ids, matrix, strict=True))
     found = labelled["paper_id"].isin(embeddings).sum()
     if found == 0:

@@ -118,6 +118,22 @@ class Settings(BaseSettings):
         description="Year the long view measures growth from (or the first year with evidence).",
     )
 
+    oai_url: str = Field(
+        "https://export.arxiv.org/oai2",
+        description="OAI-PMH base URL of the daily arXiv feed (trends_ingest's scheduled runs).",
+    )
+    oai_set: str = Field(
+        "cs", description="OAI set the daily feed harvests (e.g. cs, physics:hep-th)."
+    )
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="arXiv API endpoint (source arxiv)."
+    )
+    fetch_pause: float = Field(
+        3.0,
+        ge=0,
+        description="Seconds between two requests to arXiv (its terms ask for 3).",
+    )
+
     @field_validator("models_dir")
     @classmethod
     def _expand_user(cls, value: Path) -> Path:

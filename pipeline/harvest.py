@@ -43,13 +43,22 @@ def _fetcher(fetcher: Fetcher | None, policy: FetchPolicy | None, say: Say) -> I
 
 
 def _start_date(
-    explicit: date | None, store: Store, source: str, scope: str, full: bool
+    explicit: date | None,
+    store: Store,
+    source: str,
+    scope: str,
+    full: bool,
+    start_if_new: date | None = None,
 ) -> date | None:
-    """The explicit date, else (unless ``full``) the stream's watermark day."""
+    """The explicit date, else (unless ``full``) the stream's watermark day.
+
+    A stream without a watermark (never completed) starts at ``start_if_new`` (None: the
+    source's beginning), so that a daily feed's first run does not harvest the whole archive.
+    """
     if explicit is not None or full:
         return explicit
     watermark = stream_watermark(store, source, scope)
-    return date.fromisoformat(watermark[:10]) if watermark else None
+    return date.fromisoformat(watermark[:10]) if watermark else start_if_new
 
 
 def _quiet(_: str) -> None:
@@ -69,6 +78,7 @@ def ingest_oai(
     date_from: date | None = None,
     date_until: date | None = None,
     full: bool = False,
+    start_if_new: date | None = None,
     policy: FetchPolicy | None = None,
     fetcher: Fetcher | None = None,
     progress: Progress | None = None,
@@ -77,12 +87,13 @@ def ingest_oai(
     """Harvest ``ListRecords`` (metadataPrefix ``arXiv``) page by page, resumably.
 
     Without ``date_from`` (and without ``full``) the harvest starts at the last datestamp a
-    complete harvest of the same server and set reached. A run that stopped early resumes
+    complete harvest of the same server and set reached (``start_if_new`` before the first
+    complete harvest; None: the repository's beginning). A run that stopped early resumes
     from its last stored resumption token when run again with the same arguments; if the
     server no longer knows that token, the list is harvested again from its start.
     """
     scope = f"{url} set={set_spec or '*'}"
-    date_from = _start_date(date_from, store, OAI_SOURCE, scope, full)
+    date_from = _start_date(date_from, store, OAI_SOURCE, scope, full, start_if_new)
     params = {"url": url, "set": set_spec, "from": date_from, "until": date_until}
     with (
         paged_ingest(store, OAI_SOURCE, scope, params) as run,
@@ -148,6 +159,7 @@ def ingest_arxiv(
     date_from: date | None = None,
     date_to: date | None = None,
     full: bool = False,
+    start_if_new: date | None = None,
     page_size: int = 1_000,
     policy: FetchPolicy | None = None,
     fetcher: Fetcher | None = None,
@@ -157,12 +169,13 @@ def ingest_arxiv(
     """Search the API for papers of ``categories`` submitted in a date range, page by page.
 
     Without ``date_from`` (and without ``full``) the search starts at the last submission day
-    a complete search of the same categories reached. A run that stopped early resumes at the
+    a complete search of the same categories reached (``start_if_new`` before the first). A
+    run that stopped early resumes at the
     result offset after its last stored page.
     """
     cats = tuple(sorted(arxiv_api.categories_arg(categories)))
     scope = f"{url} cat={','.join(cats)}"
-    date_from = _start_date(date_from, store, API_SOURCE, scope, full)
+    date_from = _start_date(date_from, store, API_SOURCE, scope, full, start_if_new)
     query = arxiv_api.ArxivQuery(cats, date_from, date_to)
     params = {"url": url, "categories": list(cats), "from": date_from, "to": date_to}
     with (

@@ -1,29 +1,44 @@
-"""Ingest stage: land records from a source, validate them, and upsert papers atomically.
+"""Ingest stage: land records from a source, validate them, and upsert papers page by page.
 
-A file is one batch in one transaction (:func:`load_batch`). A paged source (an API listing,
-an OAI-PMH harvest, a large snapshot) is one run of many pages (:class:`PagedIngest`): each
-page's records commit together with the run's counts and the position after the page, so a
-crash loses at most the page in flight and running the same ingest again resumes there.
+Every ingest is one run of many pages (:class:`PagedIngest`): a chunk of a file, a page of an
+API listing or an OAI-PMH harvest, a chunk of a large snapshot. Each page's records commit
+together with the run's counts and the position after the page, so memory stays bounded by a
+page whatever the size of the file or the store, a crash loses at most the page in flight, and
+running the same ingest again resumes there.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from duckdb import Error as DuckDBError
 
-from pipeline.normalize import paper_key, parse_date
+from pipeline.normalize import paper_key
 from pipeline.records import PreparedBatch, prepare_batch, resolve_columns
-from pipeline.sources.files import read_paper_file
+from pipeline.sources.files import (
+    DEFAULT_CHUNK_ROWS,
+    detect_format,
+    peek_records,
+    read_paper_chunks,
+)
 from pipeline.sources.page import read_trending_page
+from pipeline.sources.selection import (
+    FileSelection,
+    in_sample,
+    plan_sample,
+    published_between,
+    record_period,
+    sample_records,
+)
 from pipeline.store import Store
+
+Progress = Callable[[int, int | None], None]  # (done, total or None)
 
 
 @dataclass(frozen=True)
@@ -63,51 +78,6 @@ class IngestSummary:
         return text + (f"; {', '.join(extras)}" if extras else "")
 
 
-def sample_records(records: list[dict], n: int, id_field: str = "id") -> list[dict]:
-    """Keep a deterministic sample of ``n`` records: those whose paper key hashes lowest.
-
-    The same file and ``n`` always give the same sample, and a larger ``n`` is a superset.
-    """
-    if n >= len(records):
-        return records
-
-    def rank(rec: dict) -> str:
-        key = paper_key(str(rec.get(id_field, "")))[0]
-        return hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()
-
-    keep = {id(r) for r in sorted(records, key=rank)[:n]}
-    return [r for r in records if id(r) in keep]
-
-
-def published_between(
-    records: list[dict],
-    published_from: date | None,
-    published_to: date | None,
-    column_map: Mapping[str, str] | None = None,
-) -> list[dict]:
-    """Keep the records published in ``[published_from, published_to]`` (inclusive days).
-
-    A window is for incremental loads (a DAG run's data interval): records without a readable
-    date have no place in it and are left for a full ingest, which quarantines them.
-    """
-    if published_from is None and published_to is None:
-        return records
-    keys = set().union(*(r.keys() for r in records)) if records else set()
-    column = resolve_columns(keys, column_map).get("published")
-    if column is None:
-        raise ValueError("a date window needs a published-date column; none was found")
-    lo, hi = published_from or date.min, published_to or date.max
-    kept = []
-    for rec in records:
-        try:
-            published, _ = parse_date(rec.get(column))
-        except ValueError:
-            continue
-        if published is not None and lo <= published <= hi:
-            kept.append(rec)
-    return kept
-
-
 def default_source_name(path: Path, records: list[dict]) -> str:
     """'arxiv' when the file's ids are arXiv ids, else the file's stem."""
     sample = [r.get("id") for r in records[:50] if r.get("id")]
@@ -122,40 +92,77 @@ def ingest_file(
     *,
     source: str | None = None,
     sample: int | None = None,
+    sample_per_period: int | None = None,
     column_map: Mapping[str, str] | None = None,
     published_from: date | None = None,
     published_to: date | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: Progress | None = None,
 ) -> IngestSummary:
-    """Ingest a Parquet, JSON Lines or CSV file of papers.
+    """Ingest a Parquet, JSON Lines or CSV file of papers, ``chunk_rows`` records a page.
 
     With ``published_from``/``published_to`` only the records published in that window
-    (inclusive) are ingested; the sample, if any, is drawn from them.
+    (inclusive) are ingested; a sample, if any, is drawn from them. A run that stopped early
+    resumes after its last stored chunk when run again on the same, unchanged file with the
+    same selection. ``progress`` is called with (records read, None) after each chunk.
     """
-    records, unreadable = read_paper_file(path)
-    source = source or default_source_name(Path(path), records)
-    windowed = published_from is not None or published_to is not None
-    if windowed:
-        records = published_between(records, published_from, published_to, column_map)
-        unreadable = []  # unparseable lines have no date: a full ingest quarantines them
-    if sample is not None:
-        records = sample_records(records, sample)
-    params = {"path": str(Path(path).resolve()), "sample": sample, "column_map": column_map}
-    if windowed:
-        params["published_from"] = published_from
-        params["published_to"] = published_to
-    batch = prepare_batch(records, source, column_map, unreadable)
-    return load_batch(store, batch, source, params)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    detect_format(path)
+    resolve_columns((), column_map)  # an unknown target column fails before a run starts
+    selection = FileSelection(sample, sample_per_period, published_from, published_to, column_map)
+    if sample is not None and sample_per_period is not None:
+        raise ValueError("choose one of sample and sample_per_period, not both")
+    source = source or default_source_name(path, peek_records(path))
+    keys = plan_sample(path, selection, chunk_rows) if selection.sampled else None
+    stat = path.stat()
+    resolved = str(path.resolve())
+    params = {"path": resolved, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    params.update(selection.params())
+    why = "outside the sample" if selection.sampled else "filtered out"
+    if selection.windowed:
+        why = "outside the date window" + (" or the sample" if selection.sampled else "")
+    with paged_ingest(store, source, f"file={resolved}", params) as run:
+        read = 0
+        for chunk in read_paper_chunks(path, start=run.resume_token, chunk_rows=chunk_rows):
+            records, unreadable = chunk.records, chunk.unreadable
+            total = len(records) + len(unreadable)
+            if selection.windowed:
+                # unparseable lines have no date: a full ingest quarantines them
+                records = published_between(records, published_from, published_to, column_map)
+                unreadable = []
+            if keys is not None:
+                records = in_sample(records, keys, column_map)
+            batch = prepare_batch(records, source, column_map, unreadable)
+            run.load(
+                batch,
+                next_token=chunk.end,
+                skipped=total - len(records) - len(unreadable),
+                last=chunk.last,
+            )
+            read += total
+            if progress:
+                progress(read, None)
+        summary = run.finish()
+    return replace(summary, skipped_why=why)
 
 
 def ingest_page(store: Store, path: Path, *, source: str = "page") -> IngestSummary:
-    """Ingest a pasted "trending papers" page (title, blank line, abstract; no dates)."""
+    """Ingest a pasted "trending papers" page (title, blank line, abstract; no dates).
+
+    A page is small: it is read whole and stored as one page of a run.
+    """
+    path = Path(path)
     page = read_trending_page(path)
     batch = prepare_batch(page.records, source, payloads=page.payloads)
-    params = {"path": str(Path(path).resolve()), "chrome_skipped": len(page.chrome)}
-    summary = load_batch(store, batch, source, params)
-    return IngestSummary(
-        **{**asdict(summary), "skipped": len(page.chrome), "skipped_why": "page chrome"}
-    )
+    resolved = str(path.resolve())
+    stat = path.stat()
+    params = {"path": resolved, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    with paged_ingest(store, source, f"page={resolved}", params) as run:
+        run.load(batch, next_token=None, skipped=len(page.chrome), last=True)
+        summary = run.finish()
+    return replace(summary, pages=0, skipped_why="page chrome")
 
 
 def _new_run_id() -> str:
@@ -185,7 +192,7 @@ def _store_batch(
     """Land raw payloads and rejections and upsert papers (call inside a transaction)."""
     sql_params = {"run_id": run_id, "now": now}
     store.run_file("ops/classify_incoming")
-    counts = dict(store.query("select change, count(*) from incoming_classified group by 1").values)
+    counts = dict(store.query_file("ingest/change_counts").values)
     store.run_file("ops/record_ingest", sql_params)
     store.run_file("ops/upsert_papers", sql_params)
     summary = IngestSummary(
@@ -203,37 +210,10 @@ def _store_batch(
     return summary
 
 
-def load_batch(store: Store, batch: PreparedBatch, source: str, params: dict) -> IngestSummary:
-    """Write a batch atomically: raw payloads, rejections, paper upserts and the run row."""
-    run_id = _new_run_id()
-    now = _utcnow()
-    with _incoming(store, batch), store.transaction():
-        summary = _store_batch(store, batch, run_id, source, now)
-        store.execute(
-            "insert into ingest_runs (run_id, source, params, started_at, finished_at, status,"
-            " n_received, n_new, n_updated, n_unchanged, n_rejected)"
-            " values (?, ?, ?, ?, ?, 'complete', ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                source,
-                json.dumps(params, default=str),
-                now,
-                datetime.now(UTC).replace(tzinfo=None),
-                summary.received,
-                summary.new,
-                summary.updated,
-                summary.unchanged,
-                summary.rejected,
-            ],
-        )
-    return summary
-
-
 def stream_watermark(store: Store, source: str, scope: str) -> str | None:
     """How far a stream has been ingested (None before its first complete run)."""
-    return store.scalar(
-        "select watermark from source_watermarks where source = ? and scope = ?", [source, scope]
-    )
+    found = store.query_file("ingest/stream_watermark", {"source": source, "scope": scope})
+    return str(found["watermark"].iloc[0]) if len(found) else None
 
 
 class PagedIngest:
@@ -253,10 +233,7 @@ class PagedIngest:
         self.resume_token: str | None = None
         self.resumed = False
         self.finished = False
-        state = store.query(
-            "select run_id, params, resume_token from ingest_state where source = ? and scope = ?",
-            [source, scope],
-        )
+        state = store.query_file("ingest/stream_state", {"source": source, "scope": scope})
         now = _utcnow()
         if len(state) and json.loads(state["params"].iloc[0]) == json.loads(self.params_json):
             self.run_id = str(state["run_id"].iloc[0])
@@ -350,11 +327,7 @@ class PagedIngest:
 
     def summary(self) -> IngestSummary:
         """The run's counts so far (all pages, across resumes)."""
-        row = self.store.query(
-            "select n_received, n_new, n_updated, n_unchanged, n_rejected, n_pages, n_skipped,"
-            " watermark from ingest_runs where run_id = ?",
-            [self.run_id],
-        ).iloc[0]
+        row = self.store.query_file("ingest/run_counts", {"run_id": self.run_id}).iloc[0]
         watermark = row["watermark"]
         return IngestSummary(
             run_id=self.run_id,
@@ -388,14 +361,17 @@ def paged_ingest(store: Store, source: str, scope: str, params: Mapping) -> Iter
 
 
 __all__ = [
+    "FileSelection",
     "IngestSummary",
     "PagedIngest",
     "asdict",
     "default_source_name",
     "ingest_file",
     "ingest_page",
-    "load_batch",
     "paged_ingest",
+    "plan_sample",
     "published_between",
+    "record_period",
+    "sample_records",
     "stream_watermark",
 ]

@@ -29,6 +29,6 @@ class PublishSummary:
 def publish_database(store: Store, dest: Path) -> PublishSummary:
     """Replace the published database with a consistent copy of the working one."""
     started = time.perf_counter()
-    papers = int(store.scalar("select count(*) from papers"))
+    papers = int(store.query_file("ops/count_papers").iloc[0, 0])
     size = store.publish_copy(dest)
     return PublishSummary(Path(dest), size, papers, time.perf_counter() - started)

@@ -13,8 +13,8 @@ import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from pipeline.config import EmbeddingBackend, Settings, TopicRepresentation, load_settings
@@ -31,7 +31,13 @@ from pipeline.embed import (
     plan_embedding_shards,
 )
 from pipeline.faults import in_stage
-from pipeline.ingest import ingest_file
+from pipeline.ingest import IngestSummary
+from pipeline.ingest_request import INTERVAL_RUN_TYPES as INTERVAL_RUN_TYPES
+from pipeline.ingest_request import IngestRequest, ParamsError, Progress, run_ingest, run_type_name
+from pipeline.ingest_request import IngestSource as IngestSource
+from pipeline.ingest_request import ingest_request as ingest_request
+from pipeline.ingest_request import parse_param_date as parse_param_date
+from pipeline.ingest_request import resolve_input as resolve_input
 from pipeline.publish import publish_database
 from pipeline.report.site import ReportOptions, render_site
 from pipeline.store import Store, open_writer
@@ -92,11 +98,24 @@ def fit_settings(store: Store, settings: Settings, *, strict: bool = True) -> Se
 
 @in_stage("ingest")
 def ingest_stage(
-    store: Store, settings: Settings, inputs: Sequence[Path] = (), sample: int | None = None
+    store: Store,
+    settings: Settings,
+    inputs: Sequence[Path] = (),
+    sample: int | None = None,
+    *,
+    sample_per_period: int | None = None,
+    published_from: date | None = None,
+    published_to: date | None = None,
 ) -> list[str]:
     """Ingest each input file (default: the arXiv corpus in the data folder)."""
-    paths = list(inputs) or [settings.default_corpus()]
-    return [ingest_file(store, Path(p), sample=sample).line() for p in paths]
+    request = IngestRequest(
+        inputs=[Path(p) for p in inputs] or [settings.default_corpus()],
+        sample=sample,
+        sample_per_period=sample_per_period,
+        published_from=published_from,
+        published_to=published_to,
+    )
+    return [s.line() for s in run_ingest(store, settings, request)]
 
 
 @in_stage("embed")
@@ -177,6 +196,9 @@ class RunOptions:
 
     inputs: Sequence[Path] = ()
     sample: int | None = None
+    sample_per_period: int | None = None
+    published_from: date | None = None
+    published_to: date | None = None
     full_refit: bool = False
     as_of: date | None = None
     embed_progress: EmbedProgress | None = None
@@ -191,7 +213,15 @@ def run_pipeline(settings: Settings, options: RunOptions, say: Say = print) -> l
         say(line)
 
     with writer(settings) as store:
-        for line in ingest_stage(store, settings, options.inputs, options.sample):
+        for line in ingest_stage(
+            store,
+            settings,
+            options.inputs,
+            options.sample,
+            sample_per_period=options.sample_per_period,
+            published_from=options.published_from,
+            published_to=options.published_to,
+        ):
             note(line)
         note(embed_stage(store, settings, options.embed_progress))
         note(topics_stage(store, settings, full=options.full_refit))
@@ -201,108 +231,7 @@ def run_pipeline(settings: Settings, options: RunOptions, say: Say = print) -> l
     return lines
 
 
-# -- DAG runs: validated parameters -------------------------------------------------------------
-# Run types whose data interval is the ingest window (Airflow's DagRunType values).
-INTERVAL_RUN_TYPES = frozenset({"scheduled", "backfill"})
-
-
-class ParamsError(ValueError):
-    """A run parameter that cannot be used; the message names the parameter and the fix."""
-
-
-@dataclass(frozen=True)
-class IngestRequest:
-    """What one ingest run reads: files, an optional sample and an optional date window."""
-
-    inputs: list[Path]
-    sample: int | None = None
-    published_from: date | None = None
-    published_to: date | None = None
-
-    def line(self) -> str:
-        """One line for the logs."""
-        window = (
-            f"{self.published_from or '...'}..{self.published_to or '...'}"
-            if self.published_from or self.published_to
-            else "all dates"
-        )
-        sample = f"sample {self.sample:,}" if self.sample else "no sample"
-        files = ", ".join(str(p) for p in self.inputs)
-        return f"ingest request: {files}; published {window}; {sample}"
-
-
-def _run_type(value: object) -> str:
-    return str(getattr(value, "value", value) or "")
-
-
-def parse_param_date(name: str, value: object) -> date | None:
-    """A date parameter (``YYYY-MM-DD``); empty means none."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ParamsError(f"{name}: {value!r} is not a date; use YYYY-MM-DD") from None
-
-
-def resolve_input(settings: Settings, value: object) -> Path:
-    """The file an ``input_path`` parameter names; empty means the default corpus.
-
-    A relative path is looked up in the data folder (``TRENDS_DATA_DIR``).
-    """
-    from pipeline.sources.files import SourceFormatError, detect_format
-
-    text = "" if value is None else str(value).strip()
-    path = Path(text).expanduser() if text else settings.default_corpus()
-    if not path.is_absolute():
-        path = settings.data_dir / path
-    if not path.is_file():
-        hint = (
-            f"relative paths are read from {settings.data_dir}"
-            if text
-            else "an empty input_path means the default corpus; set TRENDS_DATA_DIR"
-        )
-        raise ParamsError(f"input_path: no such file {path} ({hint})")
-    try:
-        detect_format(path)
-    except SourceFormatError as exc:
-        raise ParamsError(f"input_path: {exc}") from None
-    return path
-
-
-def ingest_request(
-    settings: Settings,
-    params: Mapping[str, object],
-    *,
-    run_type: object = None,
-    interval_start: datetime | None = None,
-    interval_end: datetime | None = None,
-) -> IngestRequest:
-    """Validate ingest parameters of a DAG run into a request.
-
-    The window is ``date_from``..``date_to`` when either is set; otherwise a scheduled or
-    backfill run ingests the papers published in its data interval (end exclusive), and a
-    manual run ingests every date.
-    """
-    sample = params.get("sample")
-    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int)):
-        raise ParamsError(f"sample: {sample!r} is not a whole number")
-    if sample is not None and sample < 1:
-        raise ParamsError(f"sample: {sample} must be at least 1 (or empty for all papers)")
-    lo = parse_param_date("date_from", params.get("date_from"))
-    hi = parse_param_date("date_to", params.get("date_to"))
-    if lo and hi and lo > hi:
-        raise ParamsError(f"date_from {lo} is after date_to {hi}")
-    if lo is None and hi is None and _run_type(run_type) in INTERVAL_RUN_TYPES and interval_start:
-        lo = interval_start.date()
-        hi = (interval_end - timedelta(microseconds=1)).date() if interval_end else lo
-        hi = max(hi, lo)
-    inputs = [resolve_input(settings, params.get("input_path"))]
-    return IngestRequest(inputs, sample, lo, hi)
+# -- ingest: one typed request for every source (pipeline/ingest_request.py) --------------------
 
 
 @dataclass(frozen=True)
@@ -311,24 +240,24 @@ class IngestOutcome:
 
     lines: list[str]
     changed: int
+    summaries: list[IngestSummary] = field(default_factory=list)
 
 
 @in_stage("ingest")
-def ingest_request_stage(store: Store, settings: Settings, request: IngestRequest) -> IngestOutcome:
-    """Ingest what a request names; ``changed`` counts new and updated papers."""
-    summaries = [
-        ingest_file(
-            store,
-            path,
-            sample=request.sample,
-            published_from=request.published_from,
-            published_to=request.published_to,
-        )
-        for path in request.inputs
-    ]
+def ingest_request_stage(
+    store: Store,
+    settings: Settings,
+    request: IngestRequest,
+    *,
+    progress: Progress | None = None,
+    say: Say | None = None,
+) -> IngestOutcome:
+    """Ingest what a request names (any source); ``changed`` counts new and updated papers."""
+    summaries = run_ingest(store, settings, request, progress=progress, say=say)
     return IngestOutcome(
         [request.line(), *(s.line() for s in summaries)],
         sum(s.new + s.updated for s in summaries),
+        summaries,
     )
 
 
@@ -349,7 +278,7 @@ def run_settings(params: Mapping[str, object]) -> Settings:
 
 def wants_full_refit(full_refit: object, run_type: object) -> bool:
     """Refit topics when asked to, and on time-scheduled runs (the periodic refit)."""
-    return bool(full_refit) or _run_type(run_type) == "scheduled"
+    return bool(full_refit) or run_type_name(run_type) == "scheduled"
 
 
 class NothingToDoError(Exception):
@@ -362,7 +291,7 @@ def topics_when_ready_stage(store: Store, settings: Settings, *, full: bool = Fa
     A periodic refit on a store that has not ingested anything yet is not a failure.
     """
     model = model_name(fit_settings(store, settings, strict=not full).embedding_backend)
-    embedded = store.scalar("select count(*) from paper_embeddings where model = ?", [model])
+    embedded = int(store.query_file("ops/count_embedded", {"model": model})["n"].iloc[0])
     if not embedded:
         raise NothingToDoError(f"no papers embedded with {model} yet; nothing to fit")
     return topics_stage(store, settings, full=full)

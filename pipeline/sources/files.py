@@ -1,12 +1,19 @@
-"""Paper files: Parquet, JSON Lines and CSV."""
+"""Paper files: Parquet, JSON Lines and CSV, read in bounded chunks.
+
+A file of any size is read ``chunk_rows`` records at a time and never held whole. Each chunk
+comes back with the position after it (a resume token: rows read for Parquet and CSV, byte
+offset and line number for JSON Lines), so an ingest can store a chunk and its position in one
+transaction and resume there after a crash.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 SUFFIX_FORMATS = {
     ".parquet": "parquet",
@@ -16,6 +23,9 @@ SUFFIX_FORMATS = {
     ".json": "jsonl",
     ".csv": "csv",
 }
+DEFAULT_CHUNK_ROWS = 5_000
+
+Unreadable = tuple[int, str, str]  # (line number, raw text, reason)
 
 
 class SourceFormatError(ValueError):
@@ -24,68 +34,174 @@ class SourceFormatError(ValueError):
 
 def detect_format(path: Path) -> str:
     """Tell the file format from its suffix."""
-    fmt = SUFFIX_FORMATS.get(path.suffix.lower())
+    fmt = SUFFIX_FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise SourceFormatError(
-            f"{path}: unknown file type {path.suffix!r}; expected one of {sorted(SUFFIX_FORMATS)}"
+            f"{path}: unknown file type {Path(path).suffix!r}; "
+            f"expected one of {sorted(SUFFIX_FORMATS)}"
         )
     return fmt
 
 
-def read_paper_file(path: Path) -> tuple[list[dict], list[tuple[int, str, str]]]:
-    """Read every record of a paper file.
+@dataclass
+class FileChunk:
+    """Up to ``chunk_rows`` records of a file, and where reading stopped."""
 
-    Returns the records as dicts, and for lines that could not even be parsed (JSON Lines)
-    ``(line number, raw text, reason)`` so the caller can quarantine them.
+    records: list[dict] = field(default_factory=list)
+    unreadable: list[Unreadable] = field(default_factory=list)
+    end: str = "0"  # resume token of the position after this chunk
+    last: bool = False  # the file ends with this chunk
+
+
+def decode_json_line(raw: bytes) -> tuple[dict | None, str, str | None]:
+    """``(object, text, why unreadable)`` of one JSON Lines line (``object`` None if unreadable)."""
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        return None, raw.decode("utf-8", "replace").rstrip("\r\n"), f"invalid UTF-8: {exc}"
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, line, f"broken JSON: {exc.msg} at column {exc.colno}"
+    except RecursionError:
+        return None, line, "broken JSON: nested too deeply"
+    if not isinstance(obj, dict):
+        return None, line, "JSON line is not an object"
+    return obj, line, None
+
+
+def read_paper_chunks(
+    path: Path, *, start: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> Iterator[FileChunk]:
+    """Yield a paper file in chunks of ``chunk_rows`` records (lines for JSON Lines).
+
+    ``start`` is a chunk's :attr:`FileChunk.end` from an earlier read of the same file: reading
+    continues after that chunk. Memory stays bounded by one chunk (and, for Parquet, one of the
+    reader's batches). The last chunk has ``last`` set; an empty file gives one empty last chunk.
     """
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be at least 1")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     fmt = detect_format(path)
-    if fmt == "jsonl":
-        return _read_jsonl(path)
-    try:
-        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path, dtype=str)
-    except Exception as exc:  # the readers raise many types; name the file and the cause
-        raise SourceFormatError(f"{path}: cannot read as {fmt}: {exc}") from exc
-    frame = frame.astype(object).where(frame.notna(), None)
-    return [_plain(rec) for rec in frame.to_dict(orient="records")], []
+    chunks = (
+        _jsonl_chunks(path, start, chunk_rows)
+        if fmt == "jsonl"
+        else _table_chunks(path, fmt, int(start or 0), chunk_rows)
+    )
+    previous: FileChunk | None = None
+    for chunk in chunks:
+        if previous is not None:
+            yield previous
+        previous = chunk
+    if previous is None:
+        previous = FileChunk(end=start or "0")
+    previous.last = True
+    yield previous
 
 
-def _read_jsonl(path: Path) -> tuple[list[dict], list[tuple[int, str, str]]]:
+def peek_records(path: Path, n: int = 50) -> list[dict]:
+    """The first ``n`` readable records of a file (to name its source)."""
+    for chunk in read_paper_chunks(path, chunk_rows=n):
+        return chunk.records
+    return []
+
+
+def read_paper_file(path: Path) -> tuple[list[dict], list[Unreadable]]:
+    """Every record of a (small) paper file, and the lines that could not be parsed.
+
+    For tests and small files; ingests stream with :func:`read_paper_chunks`.
+    """
     records: list[dict] = []
-    broken: list[tuple[int, str, str]] = []
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                broken.append((lineno, raw.decode("utf-8", "replace"), f"invalid UTF-8: {exc}"))
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                broken.append((lineno, text, f"broken JSON: {exc.msg} at column {exc.colno}"))
-                continue
-            except RecursionError:
-                broken.append((lineno, text, "broken JSON: nested too deeply"))
-                continue
-            if not isinstance(obj, dict):
-                broken.append((lineno, text, "JSON line is not an object"))
-                continue
-            records.append(obj)
+    broken: list[Unreadable] = []
+    for chunk in read_paper_chunks(path):
+        records += chunk.records
+        broken += chunk.unreadable
     return records, broken
 
 
+def _table_chunks(path: Path, fmt: str, skip: int, chunk_rows: int) -> Iterator[FileChunk]:
+    """Parquet or CSV rows in chunks, after the first ``skip`` rows; the token counts rows."""
+    import pandas as pd
+    import pyarrow as pa
+
+    done = 0
+    pending: list[dict] = []
+    try:
+        for rows in _table_batches(path, fmt, chunk_rows):
+            if done + len(rows) <= skip:
+                done += len(rows)
+                continue
+            if done < skip:
+                rows = rows[skip - done :]
+                done = skip
+            pending += rows
+            done += len(rows)
+            while len(pending) >= chunk_rows:
+                records, pending = pending[:chunk_rows], pending[chunk_rows:]
+                yield FileChunk(records, end=str(done - len(pending)))
+    except (OSError, ValueError, pa.ArrowException, pd.errors.ParserError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise SourceFormatError(f"{path}: cannot read as {fmt}: {exc}") from exc
+    if pending:
+        yield FileChunk(pending, end=str(done))
+
+
+def _table_batches(path: Path, fmt: str, chunk_rows: int) -> Iterator[list[dict]]:
+    import pandas as pd  # here, not at the top: `trends --help` stays quick
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            yield [_plain(rec) for rec in batch.to_pylist()]
+        return
+    try:
+        reader = pd.read_csv(path, dtype=str, chunksize=chunk_rows)
+    except pd.errors.EmptyDataError as exc:
+        raise SourceFormatError(f"{path}: cannot read as csv: {exc}") from exc
+    with reader:
+        for frame in reader:
+            frame = frame.astype(object).where(frame.notna(), None)
+            yield [_plain(rec) for rec in frame.to_dict(orient="records")]
+
+
+def _jsonl_chunks(path: Path, start: str | None, chunk_lines: int) -> Iterator[FileChunk]:
+    """JSON Lines in chunks of lines; the token is ``byte offset:line number``."""
+    offset_text, _, line_text = (start or "0:0").partition(":")
+    offset, lineno = int(offset_text), int(line_text or 0)
+    with path.open("rb") as fh:
+        fh.seek(offset)
+        chunk, n_lines = FileChunk(), 0
+        for raw in fh:
+            offset += len(raw)
+            lineno += 1
+            n_lines += 1
+            if raw.strip():
+                obj, text, problem = decode_json_line(raw)
+                if obj is None:
+                    chunk.unreadable.append((lineno, text, problem or "unreadable"))
+                else:
+                    chunk.records.append(obj)
+            if n_lines >= chunk_lines:
+                chunk.end = f"{offset}:{lineno}"
+                yield chunk
+                chunk, n_lines = FileChunk(), 0
+        if n_lines:
+            chunk.end = f"{offset}:{lineno}"
+            yield chunk
+
+
 def _plain(rec: dict) -> dict:
-    """Turn numpy values into plain Python so records serialise as JSON."""
+    """Plain Python values (no numpy, NaN as None) so records serialise as JSON."""
     out = {}
     for key, value in rec.items():
         if isinstance(value, np.ndarray):
             value = value.tolist()
         elif isinstance(value, np.generic):
             value = value.item()
+        if isinstance(value, float) and value != value:
+            value = None
         out[str(key)] = value
     return out

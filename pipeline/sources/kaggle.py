@@ -8,12 +8,13 @@ date) apply while reading; lines that are not JSON objects are handed back for q
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+
+from pipeline.sources.files import decode_json_line
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_CHUNK_LINES = 5_000
@@ -83,23 +84,6 @@ class SnapshotChunk:
     last: bool = False  # the file ends after this chunk
 
 
-def _decode(lineno: int, raw: bytes) -> tuple[dict | None, str, str | None]:
-    """(object, text, why unreadable) of one line."""
-    try:
-        line = raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        return None, raw.decode("utf-8", "replace").rstrip("\r\n"), f"invalid UTF-8: {exc}"
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return None, line, f"broken JSON: {exc.msg} at column {exc.colno}"
-    except RecursionError:
-        return None, line, "broken JSON: nested too deeply"
-    if not isinstance(obj, dict):
-        return None, line, "JSON line is not an object"
-    return obj, line, None
-
-
 def read_snapshot_chunks(
     path: Path,
     *,
@@ -129,7 +113,7 @@ def read_snapshot_chunks(
             lineno += 1
             n_lines += 1
             if raw.strip():
-                obj, line, problem = _decode(lineno, raw)
+                obj, line, problem = decode_json_line(raw)
                 if obj is None:
                     chunk.unreadable.append((lineno, line, problem or "unreadable"))
                 elif not keep.keeps(obj):

@@ -135,7 +135,7 @@ def test_ingest_is_daily_on_data_intervals_and_topics_refit_weekly(dagbag):
 
 
 FORM_FIELDS = {
-    "trends_ingest": {"input_path", "sample", "date_from", "date_to"},
+    "trends_ingest": {"source", "input_path", "sample", "date_from", "date_to", "categories"},
     "trends_topics": {"full_refit", "embedding_backend", "topic_representation", "embed_shards"},
     "trends_report": {"as_of"},
     "research_trends": {
@@ -168,6 +168,7 @@ def test_every_param_is_a_labelled_form_field(dagbag):
         ("trends_ingest", {"sample": 0}, "minimum"),
         ("trends_ingest", {"sample": "ten"}, "not valid|is not of type"),
         ("trends_ingest", {"date_from": "2025-02-30"}, "date"),
+        ("trends_ingest", {"source": "rss"}, "is not one of"),
         ("trends_report", {"as_of": "yesterday"}, "date"),
         ("trends_topics", {"embedding_backend": "word2vec"}, "is not one of"),
         ("trends_topics", {"embed_shards": 0}, "minimum"),
