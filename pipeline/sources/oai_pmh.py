@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from xml.etree.ElementTree import Element
 
 from pipeline.normalize import payload_hash
-from pipeline.records import Quarantined
+from pipeline.records import FUTURE_MARGIN_DAYS, Quarantined
 from pipeline.sources.fetch import Fetcher, SourceError
 from pipeline.sources.xmlrecords import (
     MalformedXmlError,
@@ -152,13 +152,15 @@ def _as_int(value: str | None) -> int | None:
         return None
 
 
-def parse_list_records(body: bytes) -> OaiPage:
+def parse_list_records(body: bytes, today: date | None = None) -> OaiPage:
     """Turn one ``ListRecords`` response into an :class:`OaiPage`.
 
     Each record is parsed on its own: a malformed one is quarantined (``malformed_xml``) with
     its text, and the rest of the page still counts. Raises :class:`OaiError` for protocol
     errors (``noRecordsMatch`` is an empty, complete page) and
-    :class:`IncompleteResponseError` for a response cut short.
+    :class:`IncompleteResponseError` for a response cut short. A datestamp later than
+    ``today`` (default: the current UTC day) plus a small margin does not count towards the
+    page's ``max_datestamp``: it would move the harvest's watermark past every real record.
     """
     try:
         root = parse_document(body)
@@ -222,6 +224,8 @@ def parse_list_records(body: bytes) -> OaiPage:
             stamp = fields["datestamp"]
         if stamp and _DATESTAMP.match(stamp):
             stamps.append(stamp[:10])
+    latest = (today or datetime.now(UTC).date()) + timedelta(days=FUTURE_MARGIN_DAYS)
+    stamps = [s for s in stamps if s <= latest.isoformat()]
     page.max_datestamp = max(stamps) if stamps else None
     return page
 
