@@ -99,6 +99,21 @@ def test_2_a_future_datestamp_does_not_move_the_oai_watermark():
     assert oai_pmh.parse_list_records(oai(future), today).max_datestamp is None
 
 
+def test_2_a_future_dated_entry_does_not_move_the_arxiv_api_watermark(tmp_path):
+    future = atom_entry("2501.00008").replace("2025-01-02T10:00:00Z", "2100-12-31T10:00:00Z")
+    home = tmp_path / "home"
+    args = ["--category", "cs.AI", "--pause", "0", "--retries", "0"]
+    with serve(atom(atom_entry("2501.00007"), future)) as (url, _):
+        result = CliRunner().invoke(
+            app, ["--home", str(home), "ingest", "arxiv", "--url", url, *args]
+        )
+    assert result.exit_code == 0, result.output
+    assert "stored 1" in result.stdout and "quarantined 1" in result.stdout
+    with duckdb.connect(str(home / "work" / "trends.duckdb"), read_only=True) as con:
+        (watermark,) = con.execute("select watermark from source_watermarks").fetchone()
+    assert watermark.startswith("2025-01-02"), watermark
+
+
 # -- 4. loops: tokens or pages seen before, no progress ----------------------------------------
 def test_4_oai_tokens_that_cycle_stop_at_the_first_repeat():
     bodies = itertools.cycle(
