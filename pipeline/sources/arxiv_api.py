@@ -143,7 +143,7 @@ def parse_feed(body: bytes) -> FeedPage:
             page.quarantined.append(Quarantined(key, xml_text, "malformed_xml", bad_encoding))
             continue
         try:
-            fields = entry_fields(parse_fragment(chunk, declarations))
+            fields = entry_fields(parse_fragment(chunk, declarations, "entry"))
         except MalformedXmlError as exc:
             page.quarantined.append(Quarantined(key, xml_text, "malformed_xml", str(exc)))
             continue

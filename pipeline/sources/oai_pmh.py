@@ -211,7 +211,7 @@ def parse_list_records(body: bytes, today: date | None = None) -> OaiPage:
             page.quarantined.append(Quarantined(key, xml_text, "malformed_xml", bad_encoding))
             continue
         try:
-            fields = record_fields(parse_fragment(chunk, declarations))
+            fields = record_fields(parse_fragment(chunk, declarations, "record"))
         except MalformedXmlError as exc:
             page.quarantined.append(Quarantined(key, xml_text, "malformed_xml", str(exc)))
             continue

@@ -99,6 +99,14 @@ def split_elements(body: bytes, name: str) -> list[bytes]:
     return out
 
 
+def _closes(chunk: bytes, name: str) -> bool:
+    tail = chunk[-len(name) - 64 :].rstrip()
+    return (
+        tail.endswith(b"/>")
+        or re.search(rb"</" + re.escape(name.encode()) + rb"\s*>\Z", tail) is not None
+    )
+
+
 def decode_fragment(chunk: bytes) -> tuple[str, str | None]:
     """A fragment's text, and why it is not valid UTF-8 (None when it is).
 
@@ -110,8 +118,15 @@ def decode_fragment(chunk: bytes) -> tuple[str, str | None]:
         return chunk.decode("utf-8", "backslashreplace"), f"invalid UTF-8: {exc}"
 
 
-def parse_fragment(chunk: bytes, declarations: bytes) -> Element:
-    """Parse one record element cut from a feed, with the feed root's namespace declarations."""
+def parse_fragment(chunk: bytes, declarations: bytes, name: str | None = None) -> Element:
+    """Parse one record element cut from a feed, with the feed root's namespace declarations.
+
+    With ``name``, a fragment that does not end with its end tag (one that
+    :func:`split_elements` cut at the next start tag) is refused without parsing it, so that
+    thousands of unclosed start tags cost little more than splitting them.
+    """
+    if name is not None and not _closes(chunk, name):
+        raise MalformedXmlError(f"the element has no end tag </{name}>")
     wrapped = b"<fragment" + declarations + b">" + chunk + b"</fragment>"
     try:
         (elem,) = list(fromstring(wrapped))
