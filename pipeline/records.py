@@ -39,6 +39,8 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "version": ("version", "arxiv_version"),
     # arXiv version history (Kaggle snapshot): first-submission date and latest version number
     "versions": ("versions",),
+    # review outcome of a conference paper (e.g. Poster, Oral, Reject): see decision_of
+    "decision": ("decision", "status"),
 }
 _SURROGATE = re.compile("[\ud800-\udfff]")  # unpaired surrogates (no UTF-8 for them)
 MAX_TITLE = 1_000
@@ -71,7 +73,10 @@ PAPER_COLUMNS = [
     "url",
     "version",
     "content_hash",
+    "decision",
 ]
+# Statuses of a submission still in review: no outcome yet (as no status at all).
+PENDING_STATUSES = frozenset({"active", "pending", "submitted", "under review", "under_review"})
 
 
 class RecordError(ValueError):
@@ -220,6 +225,26 @@ def _link(value: object) -> str | None:
     return url
 
 
+def decision_of(status: object) -> str | None:
+    """Review outcome a status names: ``'accepted'``, ``'rejected'`` or None (no outcome).
+
+    Anything that says reject or withdraw (Reject, Desk Reject, Withdraw) is rejected; a
+    status of a paper still in review (:data:`PENDING_STATUSES`) or no status has no outcome;
+    any other status is the track an accepted paper was presented in (Poster, Oral,
+    Spotlight, Main, Findings, Workshop, ...). The SQL macro ``decision_of`` of migration 012
+    applies the same rule to papers stored before it.
+    """
+    text = _optional(status, "decision")
+    if text is None:
+        return None
+    lowered = text.lower()
+    if "reject" in lowered or "withdraw" in lowered:
+        return "rejected"
+    if lowered in PENDING_STATUSES:
+        return None
+    return "accepted"
+
+
 def _paper_id(raw_id: object) -> tuple[str, int | None]:
     """The paper key and the version the id carries; ids are printable ASCII once normalised."""
     if raw_id is None or (isinstance(raw_id, float) and raw_id != raw_id):
@@ -299,6 +324,7 @@ def prepare_record(
         "url": url,
         "version": version,
         "content_hash": content_hash(title, abstract),
+        "decision": decision_of(rec.get(cols.get("decision", ""))),
     }
 
 
