@@ -196,7 +196,7 @@ def ingest_arxiv(
             run.load(
                 batch,
                 next_token=str(page.next_start),
-                watermark=_max_day(page.feed.records, "published"),
+                watermark=_max_day(batch.papers.to_dict("records"), "published"),  # stored only
                 last=page.done,
             )
             if progress:

@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 
 _CID = re.compile(r"\(cid:\d+\)")
@@ -15,11 +15,15 @@ _WS = re.compile(r"[ \t\r\f\v]+")
 # a space instead after a free-standing dash or sign ("attacks --\nslow", "+/-\n0.03") and
 # before a suspended hyphen's "and"/"or" ("zero-\nand one-shot" -> "zero- and one-shot").
 _HYPHEN_BREAK = re.compile(r"([\w)\]}$])-[ \t]*\r?\n[ \t]*(?!(?:and|or|nor)\s)(\S)")
-_NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
-_OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
-_ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://arxiv\.org/(?:abs|pdf)/)", re.IGNORECASE)
+# ASCII only: ``\d`` alone also takes Arabic-Indic, Devanagari, ... digits.
+_NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$", re.ASCII)
+_OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$", re.ASCII)
+_ARXIV_PREFIX = re.compile(
+    r"^(?:arxiv:|https?://arxiv\.org/(?:abs|pdf)/)", re.IGNORECASE | re.ASCII
+)
 _NOT_WORD = re.compile(r"[\W_]+")
 _HYPHEN_NEWLINE = re.compile(r"-[ \t]*\r?\n")
+_ISO_Z = re.compile(r"Z$", re.IGNORECASE)
 
 
 def clean_text(text: str) -> str:
@@ -40,13 +44,24 @@ def clean_text(text: str) -> str:
     return unicodedata.normalize("NFC", _WS.sub(" ", text).strip())
 
 
+def normalize_id(raw: str) -> str:
+    """An identifier as compared and stored: NFKC, invisible characters dropped, trimmed.
+
+    NFKC turns fullwidth and other compatibility forms into plain ASCII (fullwidth digits
+    U+FF10..U+FF19 become 0..9); format characters (zero-width space and joiners, word
+    joiner, BOM, bidi controls) are dropped: they only make two spellings of one id differ.
+    """
+    text = unicodedata.normalize("NFKC", raw)
+    return "".join(c for c in text if unicodedata.category(c) != "Cf").strip()
+
+
 def parse_arxiv_id(raw: str) -> tuple[str, int | None] | None:
     """Return ``(id without version, version)`` for an arXiv identifier, else None.
 
     Accepts new (``2505.06482v2``) and old (``hep-ph/0307015``) styles, with an optional
-    ``arXiv:`` prefix or abs/pdf URL.
+    ``arXiv:`` prefix or abs/pdf URL, after :func:`normalize_id`; the digits are ASCII.
     """
-    s = _ARXIV_PREFIX.sub("", raw.strip())
+    s = _ARXIV_PREFIX.sub("", normalize_id(raw))
     s = s.removesuffix(".pdf")
     for pattern in (_NEW_ID, _OLD_ID):
         m = pattern.match(s)
@@ -60,14 +75,14 @@ def paper_key(raw_id: str) -> tuple[str, int | None]:
     parsed = parse_arxiv_id(raw_id)
     if parsed:
         return f"arxiv:{parsed[0]}", parsed[1]
-    return raw_id.strip(), None
+    return normalize_id(raw_id), None
 
 
 def parse_version(raw: object) -> int | None:
     """``'v3'``, ``3`` or ``'3'`` -> 3; anything else -> None."""
     if raw is None or (isinstance(raw, float) and raw != raw):
         return None
-    m = re.fullmatch(r"v?(\d+)", str(raw).strip(), re.IGNORECASE)
+    m = re.fullmatch(r"v?(\d+)", str(raw).strip(), re.IGNORECASE | re.ASCII)
     return int(m.group(1)) if m else None
 
 
@@ -75,23 +90,26 @@ def parse_date(raw: object, precision: str | None = None) -> tuple[date | None, 
     """Parse a publication date and tell its precision.
 
     Returns ``(None, 'unknown')`` for an absent date; raises ``ValueError`` for a present one
-    that cannot be read or that is outside 1900..2100.
+    that cannot be read or that is outside 1900..2100. A timestamp with an offset (or a
+    timezone-aware datetime) is dated in UTC: ``2025-01-02T23:30:00-05:00`` is 2025-01-03.
     """
     if raw is None or raw != raw or str(raw).strip() == "":  # raw != raw: NaN and NaT
         return None, "unknown"
     if isinstance(raw, datetime):
-        value, found = raw.date(), "day"
+        value, found = _utc_day(raw), "day"
     elif isinstance(raw, date):
         value, found = raw, "day"
     else:
         s = str(raw).strip()
-        if re.fullmatch(r"\d{4}", s):
+        if re.fullmatch(r"\d{4}", s, re.ASCII):
             value, found = date(int(s), 1, 1), "year"
-        elif re.fullmatch(r"\d{4}-\d{2}", s):
+        elif re.fullmatch(r"\d{4}-\d{2}", s, re.ASCII):
             value, found = date(int(s[:4]), int(s[5:7]), 1), "month"
         else:
             try:
-                value, found = datetime.fromisoformat(s.replace("Z", "+00:00")[:25]).date(), "day"
+                if len(s) > 40:  # longer than any ISO timestamp: read only its day below
+                    raise ValueError(s)
+                value, found = _utc_day(datetime.fromisoformat(_ISO_Z.sub("+00:00", s))), "day"
             except ValueError:
                 try:
                     value, found = date.fromisoformat(s[:10]), "day"
@@ -102,6 +120,11 @@ def parse_date(raw: object, precision: str | None = None) -> tuple[date | None, 
     if precision in ("day", "month", "year"):
         found = precision
     return value, found
+
+
+def _utc_day(when: datetime) -> date:
+    """The UTC day of a timestamp; a naive one is taken as UTC already."""
+    return when.astimezone(UTC).date() if when.tzinfo is not None else when.date()
 
 
 def version_history(versions: object) -> tuple[datetime, int]:

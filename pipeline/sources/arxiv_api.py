@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from xml.etree.ElementTree import Element
 
+from pipeline.normalize import payload_hash
 from pipeline.records import Quarantined
 from pipeline.sources.fetch import Fetcher, SourceError
 from pipeline.sources.xmlrecords import (
@@ -142,7 +143,7 @@ def parse_feed(body: bytes) -> FeedPage:
             page.quarantined.append(Quarantined(key, xml_text, "malformed_xml", bad_encoding))
             continue
         try:
-            fields = entry_fields(parse_fragment(chunk, declarations))
+            fields = entry_fields(parse_fragment(chunk, declarations, "entry"))
         except MalformedXmlError as exc:
             page.quarantined.append(Quarantined(key, xml_text, "malformed_xml", str(exc)))
             continue
@@ -189,10 +190,13 @@ def fetch_arxiv_listing(
 
     A page that comes back empty or cut short while the total says more remain is fetched
     again up to ``empty_retries`` times; if it stays empty, :class:`SourceError` tells the
-    caller to resume later from ``start``.
+    caller to resume later from ``start``. A page whose entries were all received before in
+    this run (a server answering the same page under a huge total) is no progress: it stops
+    the listing with :class:`SourceError` before it is yielded.
     """
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page size {page_size} outside 1..{MAX_PAGE_SIZE} (the API's limit)")
+    seen: set[str] = set()
     while True:
         feed, problem = None, ""
         for _ in range(empty_retries + 1):
@@ -210,6 +214,13 @@ def fetch_arxiv_listing(
                 f"{url}: empty or incomplete pages at result {start:,} of {shown} after "
                 f"{empty_retries + 1} tries{problem}; rerun to resume from there"
             )
+        keys = _entry_keys(feed)
+        if keys and keys <= seen:
+            raise SourceError(
+                f"{url}: the page at result {start:,} repeats only entries already received in "
+                f"this run (no progress; the server announces {feed.total or 0:,}); stopping"
+            )
+        seen |= keys
         next_start = start + feed.received
         if feed.total is None:  # no total announced: a page short of page_size ends it
             done = feed.received < page_size
@@ -221,6 +232,15 @@ def fetch_arxiv_listing(
         if done:
             return
         start = next_start
+
+
+def _entry_keys(feed: FeedPage) -> set[str]:
+    """What tells the page's entries apart: their ids, else their text's hash."""
+    keys = {
+        str(rec.get("id") or payload_hash(payload))
+        for rec, payload in zip(feed.records, feed.payloads, strict=True)
+    }
+    return keys | {q.record_key or payload_hash(q.payload) for q in feed.quarantined}
 
 
 def categories_arg(values: Sequence[str]) -> tuple[str, ...]:

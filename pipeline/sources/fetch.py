@@ -1,11 +1,17 @@
 """HTTP for the network sources: polite pauses, retries with backoff, and ``Retry-After``.
 
 Only the sources use this module; it is the one place the project talks to the network.
+A response is bounded twice: in time (``FetchPolicy.timeout`` covers the whole response,
+from the request to its last byte, however slowly the server drips it) and in size
+(``FetchPolicy.max_bytes`` of decompressed body, so a gzip bomb stops at the cap).
 """
 
 from __future__ import annotations
 
+import os
 import random
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,6 +26,14 @@ USER_AGENT = "research-trends/0.1 (research topic trends; polite harvester)"
 
 class SourceError(RuntimeError):
     """A source failed in a way that retrying now will not fix (the message says how)."""
+
+
+class ResponseTooLargeError(SourceError):
+    """The response body is larger than the policy allows (after decompression)."""
+
+
+class DeadlineError(httpx.TimeoutException):
+    """The whole response took longer than the policy's timeout (retried like any timeout)."""
 
 
 class RetryableStatusError(Exception):
@@ -38,10 +52,14 @@ class FetchPolicy:
 
     Attributes:
         pause: Seconds between the starts of two requests (arXiv asks for 3).
-        timeout: Seconds to wait for a connection or a read.
+        timeout: Seconds one response may take in all, from the request to its last byte
+            (connecting, the headers and the body together; a server that sends a byte now
+            and then is cut off here).
         attempts: Tries per request, the first included.
         backoff: First wait after a failure, in seconds; it doubles each time (plus jitter).
         max_wait: Cap on any one wait, ``Retry-After`` included.
+        max_bytes: Largest body accepted, counted after decompression (a real OAI-PMH page
+            is about 1.7 MB, an API page of 2,000 entries about 5 MB).
 
     """
 
@@ -50,6 +68,7 @@ class FetchPolicy:
     attempts: int = 6
     backoff: float = 2.0
     max_wait: float = 300.0
+    max_bytes: int = 64 * 2**20
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -68,11 +87,87 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def _shut(sock: socket.socket) -> None:
+    """Shut a socket down from another thread, so that a read blocked on it returns at once.
+
+    The shutdown goes through a duplicate of the descriptor: it acts on the connection
+    itself, and leaves the owner's socket object (TLS state included) untouched.
+    """
+    try:
+        fd = sock.fileno()
+        if fd < 0:  # closed already
+            return
+        with socket.socket(fileno=os.dup(fd)) as dup:
+            dup.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # closed meanwhile: nothing left to cut
+
+
+class _Watchdog:
+    """Cuts the connections of one request when its deadline passes (real time).
+
+    httpx's timeouts bound each read, not a response: a server that sends one byte within
+    every read timeout holds a client forever, in the headers as in the body. The watchdog
+    learns the request's sockets from httpcore's ``trace`` events (and from the response's
+    ``network_stream``) and shuts them down at the deadline, which ends the blocked read.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._done = False
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disarm()
+
+    def disarm(self) -> None:
+        """Stop watching (before the connection goes back to the pool or is closed)."""
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+            self._sockets.clear()
+
+    def trace(self, event: str, info: dict) -> None:
+        """Note the socket of each new connection (httpcore's ``trace`` hook)."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            self.watch(info.get("return_value"))
+
+    def watch(self, stream: object) -> None:
+        """Watch the socket of an httpcore network stream (None: nothing to watch)."""
+        get = getattr(stream, "get_extra_info", None)
+        sock = get("socket") if get else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            if self._done:
+                return
+            self._sockets.append(sock)
+            if self.fired:
+                _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+
 class Fetcher:
     """GET with a minimum pause between requests and retries on timeouts, 5xx and 429.
 
-    ``sleep`` and ``clock`` are injectable so tests run without waiting; ``on_retry`` hears
-    one line per retry (for logs and progress).
+    Each response is bounded by the policy's ``timeout`` in all and by ``max_bytes`` of
+    decompressed body. ``sleep`` and ``clock`` are injectable so tests run without waiting
+    (the deadline is checked on ``clock`` as bytes arrive; a watchdog on real time cuts a
+    read that blocks past it); ``on_retry`` hears one line per retry (for logs and progress).
     """
 
     def __init__(
@@ -90,6 +185,10 @@ class Fetcher:
             timeout=self.policy.timeout,
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
+            # a fresh connection per request lets the watchdog see its socket from the start
+            # (a pooled one is only seen once its headers are in); with a pause of seconds
+            # between requests, the handshake costs nothing that matters
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
         self.sleep = sleep
         self.clock = clock
@@ -134,15 +233,54 @@ class Fetcher:
     def _get_once(self, url: str, params: Mapping[str, object] | None) -> bytes:
         self._pause()
         self.requests += 1
-        response = self.client.get(url, params=params)  # type: ignore[arg-type]
-        status = response.status_code
-        if status >= 500 or status == 429:
-            raise RetryableStatusError(
-                url, status, parse_retry_after(response.headers.get("Retry-After"))
-            )
-        if status >= 400:
-            raise SourceError(f"{response.request.url} answered HTTP {status}")
-        return response.content
+        deadline = self.clock() + self.policy.timeout
+        with _Watchdog(self.policy.timeout) as watchdog:
+            try:
+                with self.client.stream(
+                    "GET",
+                    url,
+                    params=params,  # type: ignore[arg-type]
+                    extensions={"trace": watchdog.trace},
+                ) as response:
+                    watchdog.watch(response.extensions.get("network_stream"))
+                    status = response.status_code
+                    if status >= 500 or status == 429:
+                        raise RetryableStatusError(
+                            url, status, parse_retry_after(response.headers.get("Retry-After"))
+                        )
+                    if status >= 400:
+                        raise SourceError(f"{response.request.url} answered HTTP {status}")
+                    body = self._read(response, url, deadline)
+                    watchdog.disarm()
+                    return body
+            except httpx.TransportError:
+                if watchdog.fired:
+                    raise self._late(url) from None
+                raise
+
+    def _late(self, url: str) -> DeadlineError:
+        return DeadlineError(
+            f"{url}: no complete response within {self.policy.timeout:g}s "
+            "(the timeout bounds the whole response)"
+        )
+
+    def _read(self, response: httpx.Response, url: str, deadline: float) -> bytes:
+        """The decompressed body, within ``max_bytes`` and before ``deadline`` on the clock."""
+        cap = self.policy.max_bytes
+        too_large = f"{url}: the response holds more than {cap:,} bytes (FetchPolicy.max_bytes)"
+        declared = response.headers.get("Content-Length", "")
+        plain = "Content-Encoding" not in response.headers
+        if plain and declared.isdigit() and int(declared) > cap:
+            raise ResponseTooLargeError(too_large)
+        chunks, size = [], 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise ResponseTooLargeError(too_large + ", decompressed")
+            if self.clock() > deadline:
+                raise self._late(url)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     def get(self, url: str, params: Mapping[str, object] | None = None) -> bytes:
         """The body of ``GET url?params``, retried on timeouts, transport errors, 5xx and 429."""
@@ -158,6 +296,8 @@ class Fetcher:
         )
         try:
             return retrying(self._get_once, url, params)
+        except httpx.InvalidURL as exc:  # e.g. a query past httpx's 65,536 characters
+            raise SourceError(f"{url}: cannot request an invalid URL ({exc})") from None
         except (httpx.HTTPError, RetryableStatusError) as exc:
             raise SourceError(
                 f"gave up on {url} after {self.policy.attempts} attempts: {exc}"

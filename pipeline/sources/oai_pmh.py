@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from xml.etree.ElementTree import Element
 
-from pipeline.records import Quarantined
+from pipeline.normalize import payload_hash
+from pipeline.records import FUTURE_MARGIN_DAYS, Quarantined
 from pipeline.sources.fetch import Fetcher, SourceError
 from pipeline.sources.xmlrecords import (
     MalformedXmlError,
@@ -36,10 +37,17 @@ from pipeline.sources.xmlrecords import (
 DEFAULT_URL = "https://export.arxiv.org/oai2"
 METADATA_PREFIX = "arXiv"
 _DATESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_TOKEN = re.compile(rb"<resumptionToken\b([^>]*?)(?:/>|>(.*?)</resumptionToken\s*>)", re.DOTALL)
-_ERROR = re.compile(rb"<error\b[^>]*\bcode\s*=\s*[\"']([^\"']+)[\"'][^>]*>(.*?)</error\s*>", re.S)
+# Salvage patterns for a page that is not well-formed; "[^<]" keeps each scan to one tag, so
+# they stay linear on hostile bodies (many start tags that never close).
+_TOKEN = re.compile(rb"<resumptionToken\b([^<>]*?)(?:/>|>([^<]*)</resumptionToken\s*>)")
+_ERROR = re.compile(rb"<error\b([^<>]*)>([^<]*)</error\s*>")
 _IDENTIFIER = re.compile(rb"<identifier>\s*([^<]{1,200}?)\s*</identifier>")
 _ATTR = re.compile(rb"""(\w+)\s*=\s*["']([^"']*)["']""")
+# Longest resumption token followed (arXiv's are about 30 characters). A longer one would make
+# a URL that clients and proxies refuse, and, once stored, break every later resume.
+MAX_TOKEN_LENGTH = 2_000
+# Pages in a row that hold no record but promise more: past this the harvest stops.
+MAX_EMPTY_PAGES = 10
 
 
 class OaiError(SourceError):
@@ -144,13 +152,15 @@ def _as_int(value: str | None) -> int | None:
         return None
 
 
-def parse_list_records(body: bytes) -> OaiPage:
+def parse_list_records(body: bytes, today: date | None = None) -> OaiPage:
     """Turn one ``ListRecords`` response into an :class:`OaiPage`.
 
     Each record is parsed on its own: a malformed one is quarantined (``malformed_xml``) with
     its text, and the rest of the page still counts. Raises :class:`OaiError` for protocol
     errors (``noRecordsMatch`` is an empty, complete page) and
-    :class:`IncompleteResponseError` for a response cut short.
+    :class:`IncompleteResponseError` for a response cut short. A datestamp later than
+    ``today`` (default: the current UTC day) plus a small margin does not count towards the
+    page's ``max_datestamp``: it would move the harvest's watermark past every real record.
     """
     try:
         root = parse_document(body)
@@ -170,9 +180,10 @@ def parse_list_records(body: bytes) -> OaiPage:
         attrs = dict(token_elem.attrib) if token_elem is not None else {}
     else:  # not well-formed as a whole: salvage the envelope from the bytes
         errors = [
-            (c.decode("utf-8", "replace"), m.decode("utf-8", "replace"))
-            for c, m in _ERROR.findall(body)
-        ]
+            (dict(_ATTR.findall(attrs)).get(b"code", b"unknown").decode("utf-8", "replace"),
+             message.decode("utf-8", "replace"))
+            for attrs, message in _ERROR.findall(body)
+        ]  # fmt: skip
         token, attrs = _token_from_bytes(body)
     for code, message in errors:
         if code == "noRecordsMatch":
@@ -200,7 +211,7 @@ def parse_list_records(body: bytes) -> OaiPage:
             page.quarantined.append(Quarantined(key, xml_text, "malformed_xml", bad_encoding))
             continue
         try:
-            fields = record_fields(parse_fragment(chunk, declarations))
+            fields = record_fields(parse_fragment(chunk, declarations, "record"))
         except MalformedXmlError as exc:
             page.quarantined.append(Quarantined(key, xml_text, "malformed_xml", str(exc)))
             continue
@@ -213,6 +224,8 @@ def parse_list_records(body: bytes) -> OaiPage:
             stamp = fields["datestamp"]
         if stamp and _DATESTAMP.match(stamp):
             stamps.append(stamp[:10])
+    latest = (today or datetime.now(UTC).date()) + timedelta(days=FUTURE_MARGIN_DAYS)
+    stamps = [s for s in stamps if s <= latest.isoformat()]
     page.max_datestamp = max(stamps) if stamps else None
     return page
 
@@ -250,7 +263,21 @@ def harvest_list_records(
 
     Each yielded page carries the token of the next one (None after the last). A response cut
     short is fetched again up to ``refetches`` times.
+
+    A server that loops is stopped with :class:`SourceError` before the page that shows it is
+    yielded (so its token is never stored): a resumption token seen before in this run (A, B,
+    A), a page whose records were all received before, more than :data:`MAX_EMPTY_PAGES`
+    empty pages in a row, or a token longer than :data:`MAX_TOKEN_LENGTH`. A stored ``token``
+    that long raises :class:`BadResumptionTokenError` (the caller starts the list again).
     """
+    if token is not None and len(token) > MAX_TOKEN_LENGTH:
+        raise BadResumptionTokenError(
+            "badResumptionToken",
+            f"the stored token has {len(token):,} characters (max {MAX_TOKEN_LENGTH:,})",
+        )
+    seen_tokens = {token} if token is not None else set()
+    seen_records: set[str] = set()
+    empty = 0
     while True:
         if token is None:
             params = list_records_params(set_spec, date_from, date_until)
@@ -265,16 +292,53 @@ def harvest_list_records(
                     raise SourceError(
                         f"{url}: {exc} ({refetches + 1} tries); rerun to resume from this page"
                     ) from None
+        keys = _record_keys(page)
+        if keys and keys <= seen_records:
+            raise SourceError(
+                f"{url}: the page after {len(seen_tokens):,} pages repeats only records already "
+                "received in this run (no progress); stopping"
+            )
+        seen_records |= keys
+        empty = 0 if page.received else empty + 1
+        if page.token is not None:
+            _check_token(url, page.token, seen_tokens, empty)
+            seen_tokens.add(page.token)
         yield page
         if page.token is None:
             return
-        if page.token == token:
-            raise SourceError(f"{url}: the server returned the same resumption token {token!r}")
         token = page.token
+
+
+def _record_keys(page: OaiPage) -> set[str]:
+    """What tells the page's records apart: their ids, else their text's hash."""
+    keys = {
+        str(rec.get("id") or payload_hash(payload))
+        for rec, payload in zip(page.records, page.payloads, strict=True)
+    }
+    return keys | {q.record_key or payload_hash(q.payload) for q in page.quarantined}
+
+
+def _check_token(url: str, token: str, seen: set[str], empty: int) -> None:
+    """Raise :class:`SourceError` when following ``token`` would loop or cannot work."""
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise SourceError(
+            f"{url}: the server sent a resumption token of {len(token):,} characters (max "
+            f"{MAX_TOKEN_LENGTH:,}); not following it, rerun to fetch that page again"
+        )
+    if token in seen:
+        shown = token if len(token) <= 60 else token[:57] + "..."
+        raise SourceError(
+            f"{url}: the server sent resumption token {shown!r} a second time in this run "
+            f"(a cycle after {len(seen):,} pages); stopping"
+        )
+    if empty > MAX_EMPTY_PAGES:
+        raise SourceError(f"{url}: {empty:,} pages in a row without records; stopping")
 
 
 __all__ = [
     "DEFAULT_URL",
+    "MAX_EMPTY_PAGES",
+    "MAX_TOKEN_LENGTH",
     "BadResumptionTokenError",
     "IncompleteResponseError",
     "OaiError",

@@ -17,8 +17,10 @@ Whatever the outcome, ``received = stored + quarantined`` holds in the summary l
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ from loopserve import serve
 from typer.testing import CliRunner
 
 from pipeline.cli import app
+from pipeline.records import MAX_AUTHORS
 from pipeline.report.site import render_site
 from pipeline.store import open_writer
 from pipeline.trends import build_marts
@@ -86,14 +89,28 @@ def oai_record(arxiv_id: str, title: str = GOOD["title"], header: str = "") -> s
     )
 
 
-def oai(*records: str, doctype: str = "") -> bytes:
+def oai(*records: str, doctype: str = "", token: str | None = None) -> bytes:
+    resumption = "" if token is None else f"<resumptionToken>{token}</resumptionToken>"
     return (
         f'<?xml version="1.0" encoding="utf-8"?>{doctype}'
         '<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/">'
         "<responseDate>2025-01-04T00:00:00Z</responseDate><ListRecords>"
         + "".join(records)
+        + resumption
         + "</ListRecords></OAI-PMH>"
     ).encode()
+
+
+@functools.cache
+def gzip_bomb(inflated: int = 100 * 2**20) -> bytes:
+    """An OAI-PMH page padded with ``inflated`` bytes of blanks, gzipped (about 100 KB)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: gzip framing
+    head, tail = oai(oai_record("2501.00005")).split(b"<ListRecords>")
+    parts = [packer.compress(head + b"<ListRecords>")]
+    block = b" " * 2**20
+    parts += [packer.compress(block) for _ in range(inflated // len(block))]
+    parts += [packer.compress(tail), packer.flush()]
+    return b"".join(parts)
 
 
 def atom_entry(arxiv_id: str, title: str = GOOD["title"]) -> str:
@@ -111,6 +128,20 @@ def atom(*entries: str, total: int | None = None) -> bytes:
         'xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">'
         f"<opensearch:totalResults>{total}</opensearch:totalResults>" + "".join(entries) + "</feed>"
     ).encode()
+
+
+# other scripts' digits, written as escapes so the source stays ASCII (ruff RUF001)
+FULLWIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + i) for i in range(10)))
+ARABIC_INDIC = str.maketrans("0123456789", "".join(chr(0x0660 + i) for i in range(10)))
+
+
+def mangled(record: str, tag: str) -> str:
+    """A record whose end tag ``</tag>`` is misspelt (``</recrd>``, ``</entri>``)."""
+    return record.replace(f"</{tag}>", f"</{tag[:3]}{tag[4:]}>")
+
+
+def unclosed(record: str, tag: str) -> str:
+    return record.replace(f"</{tag}>", "")
 
 
 def page(*paragraphs: str) -> bytes:
@@ -136,11 +167,13 @@ class Case:
 
     kind: str
     source: str  # file, kaggle, oai, arxiv or page
-    payload: Callable[[], bytes]
+    payload: Callable[[], bytes | list[bytes]]  # a list: the server's answers in order
     expect: str  # quarantine:<reason> | error:<regex> | stored
     suffix: str = ".jsonl"
     stored: int = 1  # papers stored when the command succeeds
     check: Callable[[Path, Path], None] | None = None  # (home, tmp_path) -> assertions
+    headers: dict[str, str] | None = None  # response headers of the loopback server
+    kept: int = 0  # papers a failed paged run keeps (the pages it committed before it stopped)
 
 
 # -- checks of hostile text that is stored ---------------------------------------------------------
@@ -191,6 +224,34 @@ def nothing_from_etc_passwd(home: Path, tmp_path: Path) -> None:
     with duckdb.connect(str(home / "work" / "trends.duckdb"), read_only=True) as con:
         text = " ".join(str(r) for r in con.execute("select * from papers").fetchall())
     assert "root:" not in text
+
+
+def paper_row(home: Path, paper_id: str, column: str) -> object:
+    with duckdb.connect(str(home / "work" / "trends.duckdb"), read_only=True) as con:
+        row = con.execute(f"select {column} from papers where paper_id = ?", [paper_id]).fetchone()
+    assert row is not None, f"{paper_id} not stored"
+    return row[0]
+
+
+def dated_in_utc(home: Path, tmp_path: Path) -> None:
+    """23:30 at UTC-5 on January 2 is January 3 in UTC."""
+    assert str(paper_row(home, "arxiv:2501.00002", "published")) == "2025-01-03"
+
+
+def id_is_ascii(home: Path, tmp_path: Path) -> None:
+    """The id is the plain ASCII arXiv id, and so is the link built from it."""
+    with duckdb.connect(str(home / "work" / "trends.duckdb"), read_only=True) as con:
+        rows = con.execute("select paper_id, url from papers order by 1").fetchall()
+    assert rows == [
+        ("arxiv:2501.00001", "https://arxiv.org/abs/2501.00001"),
+        ("arxiv:2501.00099", "https://arxiv.org/abs/2501.00099"),
+    ]
+
+
+def authors_capped(home: Path, tmp_path: Path) -> None:
+    authors = paper_row(home, "arxiv:2501.00002", "authors")
+    assert len(authors) <= MAX_AUTHORS and authors.endswith("; et al."), len(authors)
+    assert authors.startswith("A. Author 0; A. Author 1; ")
 
 
 CASES = [
@@ -313,13 +374,84 @@ CASES = [
     Case("pasted title with no abstract", "page",
          lambda: page(GOOD["title"], ABSTRACT, "A title whose abstract went missing"),
          "quarantine:missing_abstract", suffix=".txt"),
+    # -- added for issue 21: every field validated, ids, links, dates, servers that loop ------------
+    Case("unpaired surrogate in the id", "file", lambda: jsonl(GOOD, bad(id="2501.0000\ud800")),
+         "quarantine:non_text_id"),
+    Case("unpaired surrogate in the authors", "file",
+         lambda: jsonl(GOOD, bad(authors="Jane \ud800 Doe")), "quarantine:non_text_authors"),
+    Case("unpaired surrogate in the url", "file",
+         lambda: jsonl(GOOD, bad(url="https://example.org/\ud800")), "quarantine:non_text_url"),
+    Case("unpaired surrogate in the venue", "file",
+         lambda: jsonl(GOOD, bad(venue="NeurIPS \udfff")), "quarantine:non_text_venue"),
+    Case("unpaired surrogate in a category", "file",
+         lambda: jsonl(GOOD, bad(categories=["cs.AI", "cs.\ud800"])),
+         "quarantine:non_text_categories"),
+    Case("NUL in the authors", "file", lambda: jsonl(GOOD, bad(authors="Jane\u0000Doe")),
+         "quarantine:non_text_authors"),
+    Case("Kaggle line with an unpaired surrogate in the authors", "kaggle",
+         lambda: jsonl(kaggle(), kaggle(id="2501.00004", authors="Jane \ud800 Doe")),
+         "quarantine:non_text_authors", suffix=".json"),
+    Case("date after the ingest day", "file", lambda: jsonl(GOOD, bad(published="2100-12-31")),
+         "quarantine:future_date"),
+    Case("Kaggle first version dated in 2099", "kaggle",
+         lambda: jsonl(kaggle(), kaggle(id="2501.00004", versions=[
+             {"version": "v1", "created": "Thu, 31 Dec 2099 10:00:00 GMT"}])),
+         "quarantine:future_date", suffix=".json"),
+    Case("timestamp with an offset (dated in UTC)", "file",
+         lambda: jsonl(GOOD, bad(published="2025-01-02T23:30:00.123456-05:00")), "stored",
+         stored=2, check=dated_in_utc),
+    Case("arXiv id in fullwidth digits", "file", lambda: jsonl(GOOD, bad(id="2501.00099".translate(FULLWIDTH))),
+         "stored", stored=2, check=id_is_ascii),
+    Case("arXiv id with a trailing zero-width space", "file",
+         lambda: jsonl(GOOD, bad(id="2501.00099\u200b")), "stored", stored=2, check=id_is_ascii),
+    Case("id in Arabic-Indic digits", "file", lambda: jsonl(GOOD, bad(id="2501.00099".translate(ARABIC_INDIC))),
+         "quarantine:bad_id"),
+    Case("javascript: URL", "file", lambda: jsonl(GOOD, bad(url="javascript:alert(1)")),
+         "quarantine:bad_url"),
+    Case("javascript: URL hidden by case and a tab", "file",
+         lambda: jsonl(GOOD, bad(url=" JaVa\tScRiPt:alert(1)")), "quarantine:bad_url"),
+    Case("data: URL", "file",
+         lambda: jsonl(GOOD, bad(url="data:text/html,<script>alert(1)</script>")),
+         "quarantine:bad_url"),
+    Case("vbscript: URL", "file", lambda: jsonl(GOOD, bad(url="vbscript:msgbox(1)")),
+         "quarantine:bad_url"),
+    Case("file: URL", "file", lambda: jsonl(GOOD, bad(url="file:///etc/passwd")),
+         "quarantine:bad_url"),
+    Case("1 MB author list", "file",
+         lambda: jsonl(GOOD, bad(authors="; ".join(f"A. Author {i}" for i in range(80_000)))),
+         "stored", stored=2, check=authors_capped),
+    Case("OAI-PMH resumption tokens that cycle (A, B, A)", "oai",
+         lambda: [oai(oai_record("2501.00005"), token="A"),
+                  oai(oai_record("2501.00006"), token="B"),
+                  oai(oai_record("2501.00007"), token="A")],
+         r"error:resumption token 'A' a second time", kept=2),
+    Case("OAI-PMH pages that repeat their records under new tokens", "oai",
+         lambda: [oai(oai_record("2501.00005"), token=f"T{i}") for i in range(60)],
+         r"error:repeats only records already received", kept=1),
+    Case("OAI-PMH resumption token of 64 KB", "oai",
+         lambda: oai(oai_record("2501.00005"), token="x" * 65_536),
+         r"error:resumption token of 65,536 characters"),
+    Case("OAI-PMH record with a mangled end tag", "oai",
+         lambda: oai(oai_record("2501.00005"), mangled(oai_record("2501.00006"), "record"),
+                     oai_record("2501.00007")), "quarantine:malformed_xml", stored=2),
+    Case("OAI-PMH records never closed", "oai",
+         lambda: oai(oai_record("2501.00005"), unclosed(oai_record("2501.00006"), "record"),
+                     unclosed(oai_record("2501.00007"), "record")), "quarantine:malformed_xml"),
+    Case("OAI-PMH gzip bomb (100 KB that inflates to 100 MB)", "oai", gzip_bomb,
+         r"error:more than 67,108,864 bytes", headers={"Content-Encoding": "gzip"}),
+    Case("arXiv API answering the same page with a huge total", "arxiv",
+         lambda: atom(atom_entry("2501.00007"), total=10**9),
+         r"error:repeats only entries already received", kept=1),
+    Case("arXiv API entry with a mangled end tag", "arxiv",
+         lambda: atom(atom_entry("2501.00007"), mangled(atom_entry("2501.00008"), "entry"),
+                      atom_entry("2501.00009")), "quarantine:malformed_xml", stored=2),
 ]  # fmt: skip
 
 
 def ingest(case: Case, home: Path, tmp_path: Path):
     net = ["--pause", "0", "--retries", "0", "--full"]
     if case.source in ("oai", "arxiv"):
-        with serve(case.payload()) as (url, _):
+        with serve(case.payload(), headers=case.headers) as (url, _):
             args = ["oai", "--url", url, *net]
             if case.source == "arxiv":
                 args = ["arxiv", "--url", url, "--category", "cs.AI", *net]
@@ -349,7 +481,14 @@ def test_bad_input(case, tmp_path):
         assert message.startswith("error: ") and re.search(detail, message), message
         if db.exists():
             with duckdb.connect(str(db), read_only=True) as con:
-                assert con.execute("select count(*) from papers").fetchone()[0] == 0
+                assert con.execute("select count(*) from papers").fetchone()[0] == case.kept
+                runs = con.execute(
+                    "select n_received, n_new + n_updated + n_unchanged + n_rejected"
+                    " from ingest_runs"
+                ).fetchall()
+            assert all(received == accounted for received, accounted in runs), runs
+        else:
+            assert case.kept == 0
         return
 
     assert result.exit_code == 0, result.output
