@@ -55,8 +55,8 @@ DEFAULT_ARGS = {
     "max_retry_delay": timedelta(minutes=10),
     "retry_policy": FailFast(),
     # TRENDS_NOTIFY_* settings choose the targets (pipeline/notify.py); none: nothing sent
-    "on_failure_callback": TrendsNotifier("failed"),
-    "on_success_callback": TrendsNotifier("success"),
+    "on_failure_callback": [TrendsNotifier("failed")],
+    "on_success_callback": [TrendsNotifier("success")],
 }
 
 

@@ -26,15 +26,23 @@ def report_url(base_url: str) -> str:
     return f"{base_url.rstrip('/')}{URL_PREFIX}/"
 
 
-def output_extras(settings: Settings, output: str, base_url: str) -> dict[str, str]:
+def airflow_base_url() -> str:
+    """Airflow's ``[api] base_url`` (where the UI and this plugin are served)."""
+    from airflow.sdk.configuration import conf
+
+    return str(conf.get("api", "base_url", fallback="http://localhost:8080/"))
+
+
+def output_extras(settings: Settings, output: str, base_url: str | None = None) -> dict[str, str]:
     """Extras of an asset event: where the output is on disk, and how to open it.
 
     Args:
         settings: The run's settings (``TRENDS_HOME``).
         output: ``"site"`` or ``"database"``.
-        base_url: Airflow's ``[api] base_url``.
+        base_url: Airflow's ``[api] base_url``; by default read from Airflow's configuration.
 
     """
+    base_url = base_url or airflow_base_url()
     if output == "site":
         return {
             "path": str(settings.site_dir.resolve()),
