@@ -45,12 +45,12 @@ def output_extras(settings: Settings, output: str, base_url: str | None = None) 
     base_url = base_url or airflow_base_url()
     if output == "site":
         return {
-            "path": str(settings.site_dir.resolve()),
+            "path": str(settings.site_dir.absolute()),  # the link the pipeline swaps
             "report_url": report_url(base_url),
             "ui_route": f"{base_url.rstrip('/')}/plugin/{NAV_ROUTE}",
         }
     if output == "database":
-        db = settings.published_db.resolve()
+        db = settings.published_db.absolute()
         return {
             "path": str(db),
             "query": f'trends sql "select count(*) from papers"  (or: duckdb -readonly {db})',

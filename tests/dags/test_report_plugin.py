@@ -60,7 +60,7 @@ def test_asset_extras_point_at_the_outputs(tmp_path, monkeypatch):
     settings = load_settings()
     site = output_extras(settings, "site", "http://127.0.0.1:8093/")
     assert site["report_url"] == "http://127.0.0.1:8093/trends-report/"
-    assert site["path"] == str((tmp_path / "site").resolve())
+    assert site["path"] == str(tmp_path / "site")  # the link, not this publication's folder
     assert site["ui_route"] == "http://127.0.0.1:8093/plugin/trends-report"
     db = output_extras(settings, "database", "http://127.0.0.1:8093")
     assert db["path"] == str(tmp_path / "trends.duckdb")
