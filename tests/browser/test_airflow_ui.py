@@ -262,6 +262,8 @@ def test_a_code_error_fails_once_notifies_and_the_report_is_in_the_nav(airflow, 
             page.wait_for_url(f"{airflow['url']}/plugin/trends-report")
             frame = page.frame_locator("iframe").first
             expect(frame.locator("h1").first).to_contain_text("What is rising and fading")
+            charts = frame.locator("[data-figure]")
+            expect(charts.first).to_have_attribute("data-drawn", "true", timeout=60_000)
             page.screenshot(path=str(ARTIFACTS / "3_report_in_nav.png"))
         finally:
             browser.close()
