@@ -7,8 +7,9 @@
 changed, while a separate process keeps querying the published database. Then an operator's
 browser (headless Debian chromium) signs in, opens the trigger form of `trends_ingest`, changes
 the sample size and date window, triggers, and sees the run succeed; the downstream runs it starts
-succeed and the published database holds the form's selection. The fixture then stops exactly
-the processes the script recorded.
+succeed and the published database holds the form's selection. Last, the copy-paste REST example
+of docs/operations-airflow.md runs as pasted (token, trigger with conf, list runs). The fixture
+then stops exactly the processes the script recorded.
 """
 
 from __future__ import annotations
