@@ -8,12 +8,14 @@ BIN := $(VENV)/bin
 # pip's own configuration (find-links to the local torch CPU wheel) handed to uv, which ignores it.
 FIND_LINKS := $(shell pip config list 2>/dev/null | sed -n "s/^[a-z:.]*find-links='\(.*\)'/\1/p" | head -n1)
 UV := $(shell command -v uv 2>/dev/null)
+LOCK := requirements.lock
+LOCK_ARGS ?=
 DEMO_SAMPLE ?= 2500
 PYTEST_ARGS ?=
 
 export TRENDS_HOME ?= var
 
-.PHONY: help setup browser demo run test test-fast lint format clean airflow airflow-stop
+.PHONY: help setup lock lock-check browser demo run test test-fast lint format clean airflow airflow-stop
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,22 +23,45 @@ help: ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# Everything (runtime + the airflow, models and dev extras) at the exact versions of
+# requirements.lock, each file checked against its hash, so that another machine fits the same
+# topics from the same input and seed; then the project itself, editable, with no further deps.
 # --compile-bytecode: uv leaves .pyc files out, and where PYTHONDONTWRITEBYTECODE is set every
 # process compiled bertopic, torch and transformers from source again (~9 s of each CLI call).
-setup: $(BIN)/python ## create .venv and install everything (uv when present, else pip bootstraps it)
+setup: $(BIN)/python ## create .venv and install everything from requirements.lock (uv when present, else pip bootstraps it)
 	@set -e; \
 	uv="$(UV)"; \
 	if [ -z "$$uv" ]; then $(BIN)/pip install -q uv && uv=$(BIN)/uv || uv=""; fi; \
 	if [ -n "$$uv" ]; then \
 	  $$uv pip install --python $(BIN)/python $(if $(FIND_LINKS),--find-links $(FIND_LINKS)) \
-	    --compile-bytecode -c constraints.txt -e '.[dev]'; \
+	    --compile-bytecode --require-hashes -r $(LOCK); \
+	  $$uv pip install --python $(BIN)/python --compile-bytecode --no-deps -e .; \
 	else \
-	  $(BIN)/pip install -c constraints.txt -e '.[dev]'; \
+	  $(BIN)/pip install --require-hashes --no-deps -r $(LOCK); \
+	  $(BIN)/pip install --no-deps -e .; \
 	fi
 	@# the onnx and static embedding models, built offline from the packaged MiniLM (skipped when valid)
 	$(BIN)/trends models build
 	@$(MAKE) --no-print-directory browser
 	@$(BIN)/trends --help >/dev/null && echo "setup: ok ($$($(BIN)/python -c 'import torch, duckdb, bertopic; print("torch", torch.__version__, "duckdb", duckdb.__version__, "bertopic", bertopic.__version__)'))"
+
+# Refresh the lock after changing a dependency in pyproject.toml or constraints.txt (then rerun
+# `make setup` and the tests, and commit both files). Resolves for Linux x86_64 and Python 3.11
+# with the same find-links as setup, so the torch CPU wheel (constraints.txt) is the one locked.
+lock: ## re-resolve requirements.lock from pyproject.toml (all extras) and constraints.txt
+	@set -e; \
+	uv="$(UV)"; [ -n "$$uv" ] || uv=$(BIN)/uv; \
+	test -x "$$uv" || { echo "lock: needs uv (make setup installs it into $(BIN))"; exit 1; }; \
+	$$uv pip compile pyproject.toml --extra airflow --extra models --extra dev \
+	  -c constraints.txt $(if $(FIND_LINKS),--find-links $(FIND_LINKS)) \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --generate-hashes --custom-compile-command "make lock" -q $(LOCK_ARGS) -o $(LOCK)
+
+lock-check: ## fail when requirements.lock no longer matches pyproject.toml and constraints.txt (CI)
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && cp $(LOCK) "$$tmp/lock" && \
+	$(MAKE) --no-print-directory -s lock LOCK="$$tmp/lock" && \
+	{ diff -q $(LOCK) "$$tmp/lock" >/dev/null && echo "lock-check: $(LOCK) is current" \
+	  || { diff $(LOCK) "$$tmp/lock" | head -20; echo "lock-check: $(LOCK) is stale: run make lock"; exit 1; }; }
 
 browser: ## install Debian's headless Chromium for the browser tests (skipped when present)
 	@command -v chromium >/dev/null || { \

@@ -16,7 +16,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.config import EmbeddingBackend, Settings, TopicRepresentation, load_settings
+from pipeline.config import (
+    Decisions,
+    EmbeddingBackend,
+    ReportGrain,
+    Settings,
+    TopicRepresentation,
+    load_settings,
+)
 from pipeline.sources.kaggle import DEFAULT_CHUNK_LINES as KAGGLE_CHUNK_LINES
 
 app = typer.Typer(
@@ -95,7 +102,8 @@ def _with_backend(
 
 
 def _fail(exc: BaseException) -> None:
-    console.print(Text("error:", style="bold red"), str(exc))
+    # one line however narrow the terminal: logs and DAG task output keep it greppable
+    console.print(Text("error:", style="bold red"), str(exc), soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -424,11 +432,20 @@ def analyze(
         str | None,
         typer.Option(help="Use only papers published on or before this date (YYYY-MM-DD)."),
     ] = None,
+    decisions: Annotated[
+        Decisions | None,
+        typer.Option(
+            help="Papers the marts count: accepted (and no review outcome, e.g. arXiv) or all"
+            " (env TRENDS_DECISIONS).",
+        ),
+    ] = None,
 ) -> None:
-    """Score papers against the themes, then build the trend marts in SQL."""
+    """Score papers against the themes, then build the trend marts in SQL (docs/trends.md)."""
     from pipeline.runner import analyze_stage, writer
 
     s = _ctx.settings
+    if decisions is not None:
+        s = s.model_copy(update={"decisions": decisions})
     with writer(s) as store:
         out.print(analyze_stage(store, s, _parse_date(as_of)))
 
@@ -439,11 +456,24 @@ def report(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Site folder (default: $TRENDS_HOME/site).")
     ] = None,
+    grain: Annotated[
+        ReportGrain | None,
+        typer.Option(
+            help="Grain of the recent view: month, quarter or year (TRENDS_REPORT_GRAIN)."
+        ),
+    ] = None,
+    since: Annotated[
+        int | None,
+        typer.Option(
+            min=1900, max=2100, help="Year the long view's growth starts (TRENDS_REPORT_SINCE)."
+        ),
+    ] = None,
 ) -> None:
-    """Render the static HTML site."""
+    """Render the static HTML site: the long view (years) first, then the recent view."""
     from pipeline.runner import report_stage, writer
 
-    s = _ctx.settings
+    update = {"report_grain": grain, "report_since": since}
+    s = _ctx.settings.model_copy(update={k: v for k, v in update.items() if v is not None})
     with writer(s) as store, console.status("rendering report"):
         line = report_stage(store, s, out_dir)
     out.print(line)

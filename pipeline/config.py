@@ -46,6 +46,28 @@ class TopicRepresentation(StrEnum):
     mmr = "mmr"
 
 
+class ReportGrain(StrEnum):
+    """Grain of the report's recent view: the period of day-precision sources' charts.
+
+    Year-precision sources are always shown by year, in the long view.
+    """
+
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+
+
+class Decisions(StrEnum):
+    """Which papers the marts count, by review outcome (``papers.decision``).
+
+    ``accepted`` (the default): accepted papers and papers with no review outcome (arXiv);
+    rejected and withdrawn submissions are left out. ``all``: every paper.
+    """
+
+    accepted = "accepted"
+    all = "all"
+
+
 def default_models_dir() -> Path:
     """Where built models go: ``$XDG_CACHE_HOME/research-trends/models`` (``~/.cache/...``)."""
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -65,6 +87,10 @@ class Settings(BaseSettings):
     seed: int = 42
     topic_representation: TopicRepresentation = TopicRepresentation.ctfidf
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    decisions: Decisions = Field(
+        Decisions.accepted,
+        description="Papers the marts count: accepted (and no outcome, e.g. arXiv), or all.",
+    )
     models_dir: Path = Field(
         default_factory=default_models_dir,
         description="Built embedding models (onnx, static); outside the repo, shared by checkouts.",
@@ -98,6 +124,17 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         """``TRENDS_NOTIFY_SMTP=`` (as in ``.env.example``) means no target."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    report_grain: ReportGrain = Field(
+        ReportGrain.month,
+        description="Grain of the report's recent view of day-precision sources.",
+    )
+    report_since: int = Field(
+        2015,
+        ge=1900,
+        le=2100,
+        description="Year the long view measures growth from (or the first year with evidence).",
+    )
 
     @field_validator("models_dir")
     @classmethod

@@ -239,6 +239,10 @@ def _build_lock(models_dir: Path, backend: EmbeddingBackend) -> Iterator[None]:
         os.close(fd)
 
 
+class ModelBuildError(ValueError):
+    """A model cannot be built here (its build tools are not installed)."""
+
+
 def build_model(
     models_dir: Path, backend: EmbeddingBackend, *, force: bool = False
 ) -> BuildSummary:
@@ -263,7 +267,13 @@ def build_model(
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
-            params = spec.build(tmp)
+            try:
+                params = spec.build(tmp)
+            except ImportError as exc:  # the build tools are the `models` extra
+                raise ModelBuildError(
+                    f"building the {backend.value} model needs {exc.name or exc}: install the"
+                    " build tools with `pip install 'research-trends[models]'` (make setup does)"
+                ) from exc
             seconds = time.perf_counter() - started
             manifest = {
                 "format_version": FORMAT_VERSION,

@@ -36,6 +36,8 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "version": ("version", "arxiv_version"),
     # arXiv version history (Kaggle snapshot): first-submission date and latest version number
     "versions": ("versions",),
+    # review outcome of a conference paper (e.g. Poster, Oral, Reject): see decision_of
+    "decision": ("decision", "status"),
 }
 _SURROGATE = re.compile("[\ud800-\udfff]")  # unpaired surrogates (no UTF-8 for them)
 MAX_TITLE = 1_000
@@ -57,7 +59,10 @@ PAPER_COLUMNS = [
     "url",
     "version",
     "content_hash",
+    "decision",
 ]
+# Statuses of a submission still in review: no outcome yet (as no status at all).
+PENDING_STATUSES = frozenset({"active", "pending", "submitted", "under review", "under_review"})
 
 
 class RecordError(ValueError):
@@ -146,6 +151,26 @@ def _optional(value: object) -> str | None:
     return text or None
 
 
+def decision_of(status: object) -> str | None:
+    """Review outcome a status names: ``'accepted'``, ``'rejected'`` or None (no outcome).
+
+    Anything that says reject or withdraw (Reject, Desk Reject, Withdraw) is rejected; a
+    status of a paper still in review (:data:`PENDING_STATUSES`) or no status has no outcome;
+    any other status is the track an accepted paper was presented in (Poster, Oral,
+    Spotlight, Main, Findings, Workshop, ...). The SQL macro ``decision_of`` of migration 012
+    applies the same rule to papers stored before it.
+    """
+    text = _optional(status)
+    if text is None:
+        return None
+    lowered = text.lower()
+    if "reject" in lowered or "withdraw" in lowered:
+        return "rejected"
+    if lowered in PENDING_STATUSES:
+        return None
+    return "accepted"
+
+
 def prepare_record(rec: Mapping[str, object], cols: Mapping[str, str], source: str) -> dict:
     """Validate one record and return its paper row; raise :class:`RecordError` if unfit."""
     raw_id = rec.get(cols.get("id", ""), None)
@@ -195,6 +220,7 @@ def prepare_record(rec: Mapping[str, object], cols: Mapping[str, str], source: s
         "url": url,
         "version": version,
         "content_hash": content_hash(title, abstract),
+        "decision": decision_of(rec.get(cols.get("decision", ""))),
     }
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pipeline.config import EmbeddingBackend, Settings, TopicRepresentation, load_settings
 from pipeline.embed import (
+    MODEL_NAMES,
     Embedder,
     ShardPlan,
     ShardSummary,
@@ -32,12 +33,12 @@ from pipeline.embed import (
 from pipeline.faults import in_stage
 from pipeline.ingest import ingest_file
 from pipeline.publish import publish_database
-from pipeline.report.site import render_site
+from pipeline.report.site import ReportOptions, render_site
 from pipeline.store import Store, open_writer
 from pipeline.themes import assign_themes, load_themes
 from pipeline.topic_update import place_new_papers
 from pipeline.topics import current_topic_run, fit_and_store
-from pipeline.trends import build_marts
+from pipeline.trends import MartRules, build_marts
 
 Say = Callable[[str], None]
 EmbedProgress = Callable[[int, int], None]
@@ -52,6 +53,44 @@ def writer(settings: Settings) -> Iterator[Store]:
         yield store
 
 
+class BackendMismatchError(ValueError):
+    """An explicitly set embedding backend is not the one the current topic fit was made with."""
+
+
+def fit_settings(store: Store, settings: Settings, *, strict: bool = True) -> Settings:
+    """The settings with the current topic fit's embedding backend: one source of truth.
+
+    After a fit, the stages that read its vectors (embed, update, analyze, report) use the
+    backend that made it (``topic_runs.model``) unless one was set explicitly (flag,
+    environment or DAG parameter). An explicit backend that differs is an error when
+    ``strict`` (themes scored with other vectors would silently shrink every denominator);
+    embedding with it is allowed (``strict=False``), ahead of a refit on that backend.
+    """
+    current = current_topic_run(store)
+    if current is None:
+        return settings
+    found = store.query_file("analyze/fit_model", {"topic_run_id": current})
+    model = str(found["model"].iloc[0]) if len(found) else None
+    backend = next((b for b, name in MODEL_NAMES.items() if name == model), None)
+    if backend is None:
+        raise BackendMismatchError(
+            f"the current topic fit {current} was made with {model}, which no embedding backend"
+            " makes: refit with `trends topics --full`"
+        )
+    if backend == settings.embedding_backend:
+        return settings
+    if "embedding_backend" in settings.model_fields_set:
+        if not strict:
+            return settings
+        raise BackendMismatchError(
+            f"embedding backend {settings.embedding_backend.value} was set, but the current"
+            f" topic fit {current} was made with {backend.value} ({model}): unset it to use"
+            f" the fit's backend, or refit with `trends topics --full --backend"
+            f" {settings.embedding_backend.value}`"
+        )
+    return settings.model_copy(update={"embedding_backend": backend})
+
+
 @in_stage("ingest")
 def ingest_stage(
     store: Store, settings: Settings, inputs: Sequence[Path] = (), sample: int | None = None
@@ -63,7 +102,8 @@ def ingest_stage(
 
 @in_stage("embed")
 def embed_stage(store: Store, settings: Settings, progress: EmbedProgress | None = None) -> str:
-    """Embed papers that have no current embedding."""
+    """Embed papers that have no current embedding (with the fit's backend unless one is set)."""
+    settings = fit_settings(store, settings, strict=False)
     return embed_new_papers(
         store, settings.embedding_backend, batch_size=settings.embed_batch_size, progress=progress
     ).line()
@@ -71,7 +111,11 @@ def embed_stage(store: Store, settings: Settings, progress: EmbedProgress | None
 
 @in_stage("topics")
 def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str:
-    """Fit topics (full, or when no fit exists) or place new papers into the current fit."""
+    """Fit topics (full, or when no fit exists) or place new papers into the current fit.
+
+    A refit uses the fit's backend unless one is set; an update always uses the fit's.
+    """
+    settings = fit_settings(store, settings, strict=not full)
     backend = settings.embedding_backend
     model = model_name(backend)
     current = current_topic_run(store)
@@ -87,19 +131,19 @@ def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str
             representation=settings.topic_representation.value,
             embedder=embedder,
         ).line()
-    fitted = store.scalar("select model from topic_runs where topic_run_id = ?", [current])
-    if fitted != model:
-        # Vectors of another backend cannot be placed into this fit's centroids.
-        raise ValueError(
-            f"the current topic fit {current} was made with {fitted}, not {model}: use that"
-            " fit's backend, or refit with `trends topics --full` on this one"
-        )
+    # fit_settings made the backend the fit's (vectors of another backend cannot be placed
+    # into this fit's centroids) or refused an explicit other one.
     return place_new_papers(store, model, embedder).line()
 
 
 @in_stage("analyze")
 def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -> str:
-    """Score papers against the themes file, then rebuild the trend marts."""
+    """Score papers against the themes file with the fit's vectors, then rebuild the marts.
+
+    The themes' denominators are the papers embedded with the fit's model, the same papers
+    the topic shares count; an explicitly set other backend is refused.
+    """
+    settings = fit_settings(store, settings)
     backend = settings.embedding_backend
     themes = assign_themes(
         store,
@@ -107,13 +151,19 @@ def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -
         model_name(backend),
         lambda: make_embedder(backend, settings.embed_batch_size),
     )
-    return f"{themes.line()}; {build_marts(store, as_of).line()}"
+    marts = build_marts(store, as_of, MartRules(decisions=settings.decisions))
+    return f"{themes.line()}; {marts.line()}"
 
 
 @in_stage("report")
 def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) -> str:
-    """Render the static site (atomically swapped in)."""
-    return render_site(store, out_dir or settings.site_dir).line()
+    """Render the static site (atomically swapped in) with the report settings.
+
+    An explicitly set embedding backend other than the fit's is refused, as in analyze.
+    """
+    settings = fit_settings(store, settings)
+    options = ReportOptions(grain=settings.report_grain.value, since=settings.report_since)
+    return render_site(store, out_dir or settings.site_dir, options).line()
 
 
 @in_stage("publish")
@@ -312,7 +362,7 @@ def topics_when_ready_stage(store: Store, settings: Settings, *, full: bool = Fa
 
     A periodic refit on a store that has not ingested anything yet is not a failure.
     """
-    model = model_name(settings.embedding_backend)
+    model = model_name(fit_settings(store, settings, strict=not full).embedding_backend)
     embedded = store.scalar("select count(*) from paper_embeddings where model = ?", [model])
     if not embedded:
         raise NothingToDoError(f"no papers embedded with {model} yet; nothing to fit")

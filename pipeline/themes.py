@@ -176,9 +176,7 @@ def theme_vectors(
     store: Store, themes: list[Theme], model: str, make_embedder: Callable[[], Embedder]
 ) -> np.ndarray:
     """Mean seed-phrase embedding of each theme, from the cache or computed once and cached."""
-    cached = store.query(
-        "select theme_id, seeds_hash, vector from theme_vectors where model = ?", [model]
-    )
+    cached = store.query_file("themes/theme_vectors", {"model": model})
     have = {
         (r.theme_id, r.seeds_hash): np.asarray(r.vector, np.float32) for r in cached.itertuples()
     }
@@ -201,9 +199,7 @@ def theme_vectors(
         )
         store.register_arrow("incoming_theme_vectors", table)
         try:
-            store.execute(
-                "insert or replace into theme_vectors select * from incoming_theme_vectors"
-            )
+            store.run_file("themes/save_theme_vectors")
         finally:
             store.unregister("incoming_theme_vectors")
     return np.stack([have[(t.id, t.seeds_hash)] for t in themes]) if themes else np.zeros((0, 0))
@@ -270,9 +266,7 @@ def assign_themes(
         # in one short transaction instead of one held open for the whole scoring.
         spool = Path(spool_dir) / "paper_themes.parquet"
         source = Path(spool_dir) / "papers.parquet"
-        embedded = int(
-            store.scalar("select count(*) from paper_embeddings where model = ?", [model])
-        )
+        embedded = int(store.query_file("themes/embedded_papers", {"model": model})["n"].iloc[0])
         parts = join_parts(embedded, store.memory_limit_bytes())
         store.spool_file("ops/embedded_texts", {"model": model}, source, parts=parts)
         writer: pq.ParquetWriter | None = None
@@ -304,20 +298,9 @@ def _replace_theme_tables(store: Store, catalog: pd.DataFrame, spool: Path | Non
     store.register("incoming_themes", catalog)
     try:
         with store.transaction():
-            store.execute("delete from paper_themes")
-            store.execute("delete from themes")
-            store.execute(
-                "insert into themes by name select theme_id, name, description,"
-                " seeds::varchar[] as seeds, keywords::varchar[] as keywords, threshold,"
-                " threshold_strong from incoming_themes"
-            )
+            store.run_file("themes/replace_themes")
             if spool is not None:
-                # DuckDB's own Parquet reader: a registered pyarrow dataset read ahead of the
-                # insert and took 1.5 GB for 10M scores at a million papers
-                store.execute(
-                    "insert into paper_themes by name select * from read_parquet($path)",
-                    {"path": str(spool)},
-                )
+                store.run_file("themes/load_paper_themes", {"path": str(spool)})
     finally:
         store.unregister("incoming_themes")
 

@@ -1,11 +1,17 @@
-"""Analyze stage: build the SQL marts of topic shares and growth from the current fit."""
+"""Analyze stage: build the SQL marts of shares and growth, at every grain, from the current fit.
+
+The rules the marts apply (which papers count, when a period is too thin to read, the growth
+window and minimum support of each grain) are one :class:`MartRules`; every build records them
+in ``mart_builds``. ``docs/trends.md`` explains each rule and shows example queries.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 
+from pipeline.config import Decisions
 from pipeline.store import Store
 from pipeline.topics import current_topic_run
 
@@ -18,8 +24,48 @@ MARTS = (
     "series_status",
     "mart_builds",
 )
-GROWTH_WINDOW = 6
-MIN_SUPPORT = 30
+
+
+@dataclass(frozen=True)
+class MartRules:
+    """How the marts count papers, mark thin periods and measure growth, per grain.
+
+    Attributes:
+        decisions: ``accepted`` counts accepted papers and papers with no review outcome
+            (arXiv); ``all`` counts rejected and withdrawn submissions too.
+        thin_min_papers: A period whose denominator is below this is thin (is_thin): below
+            30 papers a 95% interval of a share spans more than +-15 points.
+        thin_fraction: A period is also thin when its denominator is below this fraction of
+            the median denominator of the source's periods at that grain: the first
+            conference years (50-204 papers against a median near 1,600) are cut so their
+            wide intervals do not drown the later rise.
+        window_year, window_quarter, window_month: Growth window of each grain, in calendar
+            periods back from the last readable one. Years are few and large (a decade),
+            months many and small (half a year).
+        min_support_year, min_support_quarter, min_support_month: Papers a series needs in
+            its window for a trend status; below it the status is ``insufficient`` ("too
+            little evidence"). A yearly window holds more papers, so it asks for more.
+        min_periods: Readable periods a window needs for a trend status (no trend runs
+            through two points); fewer also read ``insufficient``.
+
+    """
+
+    decisions: Decisions = Decisions.accepted
+    thin_min_papers: int = 30
+    thin_fraction: float = 0.25
+    window_year: int = 10
+    window_quarter: int = 8
+    window_month: int = 6
+    min_support_year: int = 60
+    min_support_quarter: int = 40
+    min_support_month: int = 30
+    min_periods: int = 3
+
+    def params(self) -> dict[str, object]:
+        """The rules as the marts' bound parameters."""
+        out: dict[str, object] = asdict(self)
+        out["decisions"] = Decisions(self.decisions).value
+        return out
 
 
 @dataclass(frozen=True)
@@ -30,35 +76,39 @@ class AnalyzeSummary:
     as_of: date | None
     rows: dict[str, int]
     seconds: float
+    decisions: str = Decisions.accepted.value
 
     def line(self) -> str:
         """One-line summary for the CLI and logs."""
         built = ", ".join(f"{name} {n:,}" for name, n in self.rows.items())
         as_of = self.as_of.isoformat() if self.as_of else "all dates"
         return (
-            f"analyze (as of {as_of}, fit {self.topic_run_id}): {built} rows, {self.seconds:.1f}s"
+            f"analyze (as of {as_of}, fit {self.topic_run_id}, {self.decisions} papers):"
+            f" {built} rows, {self.seconds:.1f}s"
         )
 
 
-def build_marts(store: Store, as_of: date | None = None) -> AnalyzeSummary:
+def build_marts(
+    store: Store, as_of: date | None = None, rules: MartRules | None = None
+) -> AnalyzeSummary:
     """Rebuild every mart from papers published up to ``as_of`` (all when None), atomically."""
     started = time.perf_counter()
+    rules = rules or MartRules()
     run_id = current_topic_run(store)
     if run_id is None:
         raise ValueError("no topic fit yet; run `trends topics` before `trends analyze`")
     params = {
         "topic_run_id": run_id,
         "as_of": as_of,
-        "window": GROWTH_WINDOW,
-        "min_support": MIN_SUPPORT,
+        **rules.params(),
         # Fixed for an as-of build so that rebuilding it gives identical tables.
         "built_at": datetime.combine(as_of, datetime.min.time())
         if as_of
         else datetime.now(UTC).replace(tzinfo=None),
     }
-    rows = {}
     with store.transaction():
         for mart in MARTS:
             store.run_file(f"marts/{mart}", params)
-            rows[mart] = int(store.scalar(f"select count(*) from {mart}"))  # names from MARTS only
-    return AnalyzeSummary(run_id, as_of, rows, time.perf_counter() - started)
+        counts = store.query_file("analyze/mart_rows")
+    rows = {str(r.mart): int(r.n) for r in counts.itertuples()}
+    return AnalyzeSummary(run_id, as_of, rows, time.perf_counter() - started, params["decisions"])

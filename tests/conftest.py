@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DATA = SHARED / "data"
 ARXIV = DATA / "arxiv_cs_ai_2025.parquet"
+CONFERENCES = DATA / "conference_abstracts.parquet"
 VENV_BIN = REPO / ".venv" / "bin"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -43,6 +44,24 @@ def real_run_home(tmp_path_factory):
     """`trends run --sample 2000` on the real arXiv corpus, once per session."""
     home = tmp_path_factory.mktemp("e2e") / "var"
     proc = trends(home, "run", "--sample", str(SAMPLE), str(ARXIV))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    home.joinpath("first_run.log").write_text(proc.stdout)
+    return home
+
+
+TWO_CORPORA_SAMPLE = 600
+
+
+@pytest.fixture(scope="session")
+def two_corpora_home(tmp_path_factory):
+    """`trends run --sample 600 --backend static` on both real corpora, once per session.
+
+    Years of conference proceedings (year dates, no authors or url) beside months of arXiv:
+    the report's long and recent views.
+    """
+    home = tmp_path_factory.mktemp("two-corpora") / "var"
+    args = ["run", "--sample", str(TWO_CORPORA_SAMPLE), "--backend", "static"]
+    proc = trends(home, *args, str(CONFERENCES), str(ARXIV))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     home.joinpath("first_run.log").write_text(proc.stdout)
     return home

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 PALETTE = [
     "#1f77b4",
@@ -34,71 +37,136 @@ def _rgba(hex_color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def _period_label(grain: str) -> str:
-    return "%Y" if grain == "year" else "%b %Y"
+THIN_COLOR = "#c7c7c7"
+THIN_NOTE = "too few papers to read"
+
+
+def period_text(period_start: object, grain: str) -> str:
+    """A period as a reader names it: 2019, 2025 Q2 or May 2025."""
+    day = pd.Timestamp(period_start)
+    if grain == "year":
+        return f"{day.year}"
+    if grain == "quarter":
+        return f"{day.year} Q{(day.month - 1) // 3 + 1}"
+    return day.strftime("%b %Y")
+
+
+def one_grain(frame: pd.DataFrame) -> str:
+    """The single period grain of ``frame`` (month when it has none); mixed grains are refused.
+
+    Yearly and monthly periods never share an axis: a year's bar would dwarf a month's and a
+    year's share is not comparable with a month's.
+    """
+    if "period_grain" not in frame or frame.empty:
+        return "month"
+    grains = frame["period_grain"].dropna().unique()
+    if len(grains) > 1:
+        raise ValueError(f"a chart shows one period grain, got {sorted(grains)}")
+    return str(grains[0]) if len(grains) else "month"
+
+
+def _flags(rows: pd.DataFrame, column: str) -> pd.Series:
+    if column not in rows:
+        return pd.Series(False, index=rows.index)
+    return rows[column].fillna(False).astype(bool)
+
+
+def readable_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of one series from its first period that is not thin on (sorted by period).
+
+    Charts start where the evidence starts: leading periods whose denominator is too small to
+    read (``is_thin``) are cut; later thin periods stay, dimmed by the chart.
+    """
+    rows = rows.sort_values("period_start")
+    readable = ~_flags(rows, "is_thin")
+    if not readable.any():
+        return rows
+    return rows.loc[readable.idxmax() :]
+
+
+def _series_traces(
+    rows: pd.DataFrame, color: str, label: str, grain: str, group: str, show_legend: bool = True
+) -> list[go.Scatter]:
+    """A series' 95% interval band and its share line; thin periods dimmed, partial ones open.
+
+    The label is escaped: plotly reads tags in trace names, and labels come from papers' words.
+    """
+    label = html.escape(label)
+    rows = readable_rows(rows)
+    x = pd.to_datetime(rows["period_start"])
+    thin = _flags(rows, "is_thin")
+    partial = _flags(rows, "is_partial")
+    share = rows["share"] * 100
+    # a thin period's interval spans most of the axis: draw no band there, only a grey point
+    high = (rows["ci_high"] * 100).where(~thin, share)
+    low = (rows["ci_low"] * 100).where(~thin, share)
+    band = go.Scatter(
+        x=list(x) + list(x[::-1]),
+        y=list(high) + list(low[::-1]),
+        mode="lines",
+        fill="toself",
+        fillcolor=_rgba(color, 0.10),
+        line={"width": 0},
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=group,
+        name=f"{label} (95% interval)",
+    )
+    notes = [
+        THIN_NOTE if t else ("partial period" if p else "")
+        for t, p in zip(thin, partial, strict=True)
+    ]
+    line = go.Scatter(
+        x=x,
+        y=share,
+        mode="lines+markers",
+        name=label,
+        legendgroup=group,
+        showlegend=show_legend,
+        line={"color": color, "width": 2},
+        marker={
+            "color": [
+                THIN_COLOR if t else ("white" if p else color)
+                for t, p in zip(thin, partial, strict=True)
+            ],
+            "line": {"color": [THIN_COLOR if t else color for t in thin], "width": 1.5},
+            "size": 7,
+        },
+        customdata=list(
+            zip(
+                rows["papers"],
+                rows["denominator"],
+                rows["ci_low"] * 100,
+                rows["ci_high"] * 100,
+                notes,
+                [period_text(p, grain) for p in rows["period_start"]],
+                strict=True,
+            )
+        ),
+        hovertemplate=(
+            "<b>%{fullData.name}</b><br>%{customdata[5]}: %{y:.2f}%"
+            " (95% CI %{customdata[2]:.2f}-%{customdata[3]:.2f}%)<br>"
+            "%{customdata[0]} of %{customdata[1]} papers %{customdata[4]}<extra></extra>"
+        ),
+    )
+    return [band, line]
 
 
 def share_figure(series: pd.DataFrame, title: str = "", key: str = "topic_id") -> go.Figure:
-    """Share over time of one or more topics, each with its 95% interval as a band.
+    """Share over time of one or more series of one source and grain, each with its 95% band.
 
-    ``series`` has the columns of ``topic_shares`` for one source: period_start, ``key`` (the
-    series id: topic_id, or theme_id for themes), label, papers, denominator, share, ci_low,
-    ci_high, is_partial. Hovering a point shows the
-    papers behind it; partial periods are drawn as open markers and named in the hover text.
+    ``series`` has the columns of ``topic_shares`` for one source and one period grain:
+    period_start, ``key`` (the series id: topic_id, or theme_id for themes), label, papers,
+    denominator, share, ci_low, ci_high, is_partial and (optionally) is_thin. Hovering a point
+    shows the papers behind it; partial periods are open markers, thin periods grey markers
+    without a band, and leading thin periods are cut (:func:`readable_rows`).
     """
     fig = go.Figure()
-    grain = series["period_grain"].iloc[0] if "period_grain" in series and len(series) else "month"
+    grain = one_grain(series)
     for i, (series_id, rows) in enumerate(series.groupby(key, sort=False)):
-        rows = rows.sort_values("period_start")
         color = PALETTE[i % len(PALETTE)]
         label = str(rows["label"].iloc[0])
-        x = pd.to_datetime(rows["period_start"])
-        group = f"s{series_id}"
-        fig.add_trace(
-            go.Scatter(
-                x=list(x) + list(x[::-1]),
-                y=list(rows["ci_high"] * 100) + list(rows["ci_low"][::-1] * 100),
-                mode="lines",
-                fill="toself",
-                fillcolor=_rgba(color, 0.10),
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=group,
-                name=f"{label} (95% interval)",
-            )
-        )
-        partial = rows["is_partial"].astype(bool)
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=rows["share"] * 100,
-                mode="lines+markers",
-                name=label,
-                legendgroup=group,
-                line={"color": color, "width": 2},
-                marker={
-                    "color": ["white" if p else color for p in partial],
-                    "line": {"color": color, "width": 1.5},
-                    "size": 7,
-                },
-                customdata=list(
-                    zip(
-                        rows["papers"],
-                        rows["denominator"],
-                        rows["ci_low"] * 100,
-                        rows["ci_high"] * 100,
-                        ["partial period" if p else "" for p in partial],
-                        strict=True,
-                    )
-                ),
-                hovertemplate=(
-                    "<b>%{fullData.name}</b><br>%{x|" + _period_label(grain) + "}: %{y:.2f}%"
-                    " (95% CI %{customdata[2]:.2f}-%{customdata[3]:.2f}%)<br>"
-                    "%{customdata[0]} of %{customdata[1]} papers %{customdata[4]}<extra></extra>"
-                ),
-            )
-        )
+        fig.add_traces(_series_traces(rows, color, label, grain, f"s{series_id}"))
     fig.update_layout(
         title=title or None,
         yaxis={"title": "share of papers (%)", "rangemode": "tozero", "ticksuffix": "%"},
@@ -112,27 +180,81 @@ def share_figure(series: pd.DataFrame, title: str = "", key: str = "topic_id") -
     return fig
 
 
+def small_multiples_figure(
+    series: pd.DataFrame, key: str = "theme_id", columns: int = 3
+) -> go.Figure:
+    """One small share chart per series on a shared time axis (one source, one grain).
+
+    Each panel has its own y scale (a theme at 6% and one at 0.05% both stay readable) and the
+    same x range, so the eye compares timing across panels; bands and dimming as in
+    :func:`share_figure`. Panels follow the order of first appearance in ``series``.
+    """
+    grain = one_grain(series)
+    groups = list(series.groupby(key, sort=False))
+    n = max(len(groups), 1)
+    rows_n = (n + columns - 1) // columns
+    titles = [html.escape(str(rows["label"].iloc[0])) for _, rows in groups]
+    fig = make_subplots(
+        rows=rows_n,
+        cols=columns,
+        shared_xaxes="all",
+        subplot_titles=titles or None,
+        vertical_spacing=min(0.12, 0.6 / rows_n),
+        horizontal_spacing=0.06,
+    )
+    for i, (series_id, rows) in enumerate(groups):
+        color = PALETTE[i % len(PALETTE)]
+        label = str(rows["label"].iloc[0])
+        traces = _series_traces(rows, color, label, grain, f"s{series_id}", show_legend=False)
+        for trace in traces:
+            fig.add_trace(trace, row=i // columns + 1, col=i % columns + 1)
+    fig.update_yaxes(rangemode="tozero", ticksuffix="%", gridcolor=_AXIS["gridcolor"])
+    fig.update_xaxes(showticklabels=True, gridcolor=_AXIS["gridcolor"])
+    fig.update_annotations(font={"size": 12})
+    fig.update_layout(
+        **_BASE_LAYOUT,
+        hovermode="closest",
+        showlegend=False,
+        height=60 + 190 * rows_n,
+        margin={"l": 50, "r": 20, "t": 40, "b": 30},
+    )
+    return fig
+
+
 def corpus_figure(corpus: pd.DataFrame) -> go.Figure:
-    """Papers per period and source, stacked: how much data stands behind each period."""
+    """Papers per period and source at one grain, stacked: the data behind each period.
+
+    Thin periods (too few papers to read a share) are drawn faded. Mixed grains are refused.
+    """
+    grain = one_grain(corpus)
     fig = go.Figure()
     for i, (source, rows) in enumerate(corpus.groupby("source", sort=True)):
         rows = rows.sort_values("period_start")
+        thin = _flags(rows, "is_thin")
         fig.add_trace(
             go.Bar(
                 x=pd.to_datetime(rows["period_start"]),
                 y=rows["papers"],
                 name=str(source),
                 marker_color=PALETTE[i % len(PALETTE)],
-                customdata=rows["papers_in_fit"],
+                marker_opacity=[0.35 if t else 1.0 for t in thin],
+                customdata=list(
+                    zip(
+                        rows["papers_in_fit"],
+                        [period_text(p, grain) for p in rows["period_start"]],
+                        [f" ({THIN_NOTE})" if t else "" for t in thin],
+                        strict=True,
+                    )
+                ),
                 hovertemplate=(
-                    "%{x|%b %Y}: %{y:,} papers (%{customdata:,} in the topic fit)"
-                    f"<extra>{source}</extra>"
+                    "%{customdata[1]}: %{y:,} papers (%{customdata[0]:,} in the topic fit)"
+                    f"%{{customdata[2]}}<extra>{html.escape(str(source))}</extra>"
                 ),
             )
         )
     fig.update_layout(
         barmode="stack",
-        yaxis={"title": "papers"},
+        yaxis={"title": f"papers per {grain}"},
         **_BASE_LAYOUT,
         height=260,
         margin={"l": 60, "r": 20, "t": 10, "b": 30},
@@ -142,8 +264,12 @@ def corpus_figure(corpus: pd.DataFrame) -> go.Figure:
 
 
 def sparkline_figure(rows: pd.DataFrame) -> go.Figure:
-    """A tiny share-over-time line with its interval, for tables of rising and fading topics."""
-    rows = rows.sort_values("period_start")
+    """A tiny share-over-time line with its interval, for tables of rising and fading topics.
+
+    Leading thin periods are cut (:func:`readable_rows`), so the line starts with the evidence.
+    """
+    grain = one_grain(rows)
+    rows = readable_rows(rows)
     x = pd.to_datetime(rows["period_start"])
     fig = go.Figure(
         [
@@ -162,9 +288,17 @@ def sparkline_figure(rows: pd.DataFrame) -> go.Figure:
                 y=rows["share"] * 100,
                 mode="lines",
                 line={"color": "#1f77b4", "width": 1.5},
-                customdata=rows["papers"],
+                customdata=list(
+                    zip(
+                        rows["papers"],
+                        [period_text(p, grain) for p in rows["period_start"]],
+                        strict=True,
+                    )
+                ),
                 showlegend=False,
-                hovertemplate="%{x|%b %Y}: %{y:.1f}% (%{customdata} papers)<extra></extra>",
+                hovertemplate=(
+                    "%{customdata[1]}: %{y:.1f}% (%{customdata[0]} papers)<extra></extra>"
+                ),
             ),
         ]
     )
@@ -185,8 +319,6 @@ def topic_map_figure(points: pd.DataFrame, top_n: int = 20) -> go.Figure:
     ``points`` has paper_id, x, y, topic_id, label, title. The ``top_n`` largest topics get
     their own colour and legend entry; the others share one grey trace.
     """
-    import html
-
     sizes = points[points["topic_id"] != -1]["topic_id"].value_counts()
     top = list(sizes.index[:top_n])
     fig = go.Figure()

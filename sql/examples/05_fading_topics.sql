@@ -1,5 +1,7 @@
--- Topics losing share: significant falls first, with how much share they gave up.
+-- Topics losing share over the last complete months: significant falls first, with how much
+-- share they gave up (use period_grain 'year' for yearly sources such as conference papers).
 select
+    source,
     topic_id,
     label,
     papers,
@@ -8,6 +10,6 @@ select
     round(share_ratio, 2) as ratio,
     round(trend_p, 4) as trend_p
 from topic_growth
-where papers >= 30 and log_share_slope < 0
+where period_grain = 'month' and papers >= 30 and log_share_slope < 0
 order by trend_z asc
 limit 10;

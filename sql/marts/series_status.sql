@@ -1,7 +1,12 @@
 -- series_status: one row per (kind, source, period_grain, series_id) of series_growth: a status
 -- a reader can act on, by these rules, applied in order (support = papers in the window):
---   insufficient  support < $min_support: too few papers to call any trend
---   new           at most 2 papers in the earlier half of the window, the rest in the later half
+--   insufficient  support below the grain's minimum ($min_support_year, $min_support_quarter,
+--                 $min_support_month; defaults in pipeline/trends.py, recorded in mart_builds):
+--                 too few papers to call any trend; readers see "too little evidence";
+--                 also when fewer than $min_periods (3) readable periods lie in the window
+--                 (no trend runs through two points: arXiv 2025 has two complete quarters)
+--   new           the earlier half of the window has readable periods but at most 2 papers in
+--                 them, the rest are in the later half
 --   emerging      significant rise (trend_p < 0.05, trend_z > 0), share at least 1.5x the earlier
 --                 half's, and a recent share at or below the median of its kind: small but rising
 --   growing       significant rise (trend_p < 0.05, trend_z > 0)
@@ -16,11 +21,15 @@ with medians as (
     group by all
 )
 select
-    g.kind, g.source, g.period_grain, g.series_id, g.label, g.papers, g.trend_z, g.trend_p,
+    g.kind, g.source, g.period_grain, g.series_id, g.label, g.n_periods, g.papers, g.trend_z,
+    g.trend_p,
     g.share_ratio, g.recent_share, g.prior_share,
     case
-        when g.papers < $min_support then 'insufficient'
-        when coalesce(g.prior_papers, 0) <= 2 then 'new'
+        when g.papers < case g.period_grain when 'year' then $min_support_year
+                                           when 'quarter' then $min_support_quarter
+                                           else $min_support_month end
+             or g.n_periods < $min_periods then 'insufficient'
+        when g.prior_papers is not null and g.prior_papers <= 2 then 'new'
         when g.trend_p < 0.05 and g.trend_z > 0 and g.share_ratio >= 1.5
              and g.recent_share <= m.median_recent_share then 'emerging'
         when g.trend_p < 0.05 and g.trend_z > 0 then 'growing'
@@ -30,7 +39,7 @@ select
     end as status
 from series_growth g
 join medians m using (kind, source, period_grain)
-order by g.kind, g.source, g.series_id;
+order by g.kind, g.source, g.period_grain, g.series_id;
 
 create or replace view topic_status as
 select source, period_grain, series_id::integer as topic_id, label, papers, trend_z, trend_p,

@@ -3,11 +3,11 @@
 -- the earliest known date wins; unchanged rows are left untouched.
 insert into papers (
     paper_id, source, title, abstract, published, date_precision, categories, primary_category,
-    venue, authors, url, version, content_hash, first_run_id, last_run_id, ingested_at, updated_at
+    venue, authors, url, version, content_hash, decision, first_run_id, last_run_id, ingested_at, updated_at
 )
 select
     i.paper_id, i.source, i.title, i.abstract, i.published, i.date_precision, i.categories,
-    i.primary_category, i.venue, i.authors, i.url, i.version, i.content_hash,
+    i.primary_category, i.venue, i.authors, i.url, i.version, i.content_hash, i.decision,
     $run_id, $run_id, $now, $now
 from incoming_classified i
 where i.change in ('new', 'updated')
@@ -23,5 +23,6 @@ on conflict (paper_id) do update set
     primary_category = coalesce(papers.primary_category, excluded.primary_category),
     venue            = coalesce(papers.venue, excluded.venue),
     url              = coalesce(papers.url, excluded.url),
+    decision         = coalesce(excluded.decision, papers.decision),
     last_run_id      = excluded.last_run_id,
     updated_at       = excluded.updated_at;

@@ -1,6 +1,8 @@
 """The rendered report in headless Chromium, as a reader opens it: from a loopback static
-server and from file://. No console errors, every chart drawn, search finds a known title."""
+server and from file://. No console errors, every chart drawn, search finds a known title, and
+over both corpora the long view is drawn by year and the recent view by month."""
 
+import contextlib
 import functools
 import http.server
 import shutil
@@ -24,8 +26,9 @@ def site(real_run_home):
     return real_run_home / "site"
 
 
-@pytest.fixture(scope="module")
-def server(site):
+@contextlib.contextmanager
+def serve(site: Path):
+    """A loopback static file server of ``site``; yields its base URL."""
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.resolve()))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -33,6 +36,12 @@ def server(site):
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    with serve(site) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +120,45 @@ def test_search_finds_a_known_title(browser, server, real_run_home):
     page.screenshot(path=str(ARTIFACTS / "search.png"))
     assert errors == []
     page.close()
+
+
+# What a chart's x values must look like in each grain: a year starts on January 1; the months
+# of the recent view are distinct first days of months.
+def _x_values(page, figure_id: str) -> list[str]:
+    return page.evaluate(
+        "id => document.querySelector(`[data-figure='${id}']`).data"
+        ".flatMap(t => t.x || []).map(String)",
+        figure_id,
+    )
+
+
+def test_long_view_draws_years_and_recent_view_months(browser, two_corpora_home):
+    site = two_corpora_home / "site"
+    with serve(site) as base:
+        page, errors = open_page(browser, f"{base}/index.html#long")
+        long_view = page.locator('section[data-view="long"][data-grain="year"]')
+        recent_view = page.locator('section[data-view="recent"][data-grain="month"]')
+        assert long_view.count() == 1 and recent_view.count() == 1
+        # both views' charts are drawn (plotly made each one a plot)
+        for view in (long_view, recent_view):
+            charts = view.locator("[data-figure]:not(.spark)")
+            assert charts.count() >= 2
+            assert view.locator(".chart .js-plotly-plot, .chart.js-plotly-plot").count() >= 2
+        years = _x_values(page, "fig-long-conference-abstracts-year-themes")
+        months = _x_values(page, "fig-recent-arxiv-month-themes")
+        assert years and all(x[5:10] == "01-01" for x in years)
+        # one point a year, from the first year with enough papers to read (a 600-paper sample
+        # reads from about 2017; thinner years before it are cut)
+        assert len({x[:4] for x in years}) >= 5 and max(years)[:4] == "2025"
+        assert months and all(x[8:10] == "01" for x in months)
+        assert {x[:4] for x in months} == {"2025"} and len({x[:7] for x in months}) == 8
+        long_view.screenshot(path=str(ARTIFACTS / "long-view.png"))
+        recent_view.screenshot(path=str(ARTIFACTS / "recent-view.png"))
+        # the chart's data downloads as CSV, from the site itself
+        with page.expect_download() as download:
+            long_view.locator("p.download a").first.click()
+        path = download.value.path()
+        head = Path(path).read_text().splitlines()[0]
+        assert head.startswith("source,period_grain,period_start,theme_id")
+        assert errors == []
+        page.close()

@@ -25,7 +25,7 @@ KEYED_TABLES = {
     "topic_runs": ["topic_run_id"],
     "topics": ["topic_run_id", "topic_id"],
     "paper_topics": ["topic_run_id", "paper_id"],
-    "topic_shares": ["source", "period_start", "topic_id"],
+    "topic_shares": ["source", "period_grain", "period_start", "topic_id"],
     "topic_growth": ["source", "period_grain", "topic_id"],
 }
 

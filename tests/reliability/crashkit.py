@@ -251,7 +251,7 @@ def published_state(db: Path) -> dict[str, int]:
         assert state["papers"] == state["embedded"] == state["placed"], state
         assert one("select topic_run_id from mart_builds") == fit
         bad_shares = one(
-            "select count(*) from (select source, period_start, sum(share) as s"
+            "select count(*) from (select source, period_grain, period_start, sum(share) as s"
             " from topic_shares group by all having abs(s - 1) > 1e-9)"
         )
         assert bad_shares == 0

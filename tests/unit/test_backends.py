@@ -307,3 +307,14 @@ def test_minilm_needs_no_build(tmp_path):
     )
     assert result.exit_code == 1
     assert "minilm needs no build" in result.output
+
+
+def test_a_build_without_its_tools_names_the_extra(tmp_path, monkeypatch):
+    def needs_onnx(folder: Path) -> dict[str, object]:
+        raise ModuleNotFoundError("No module named 'onnx'", name="onnx")
+
+    spec = models.ArtifactSpec(EmbeddingBackend.onnx, ("weights.bin",), needs_onnx)
+    monkeypatch.setitem(models.ARTIFACTS, EmbeddingBackend.onnx, spec)
+    with pytest.raises(models.ModelBuildError, match=r"needs onnx: .*research-trends\[models\]"):
+        models.build_model(tmp_path, EmbeddingBackend.onnx)
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []

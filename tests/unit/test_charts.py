@@ -10,8 +10,12 @@ import pytest
 
 from pipeline.report.charts import (
     PALETTE,
+    THIN_COLOR,
     corpus_figure,
+    period_text,
+    readable_rows,
     share_figure,
+    small_multiples_figure,
     sparkline_figure,
 )
 
@@ -107,7 +111,15 @@ def test_share_figure_customdata_carries_papers_and_denominators():
     # the hover text names the papers behind the point
     template = fig.data[1].hovertemplate
     assert "%{customdata[0]} of %{customdata[1]} papers" in template
-    assert "%b %Y" in template  # monthly grain
+    # the hover names each period in its grain
+    rows = _rows(frame, first_seen[0])
+    assert [c[5] for c in fig.data[1].customdata] == [
+        "May 2025",
+        "Jun 2025",
+        "Jul 2025",
+        "Aug 2025",
+    ]
+    assert len(rows) == 4
 
 
 def test_share_figure_band_covers_interval_in_percent():
@@ -134,7 +146,7 @@ def test_share_figure_partial_periods_get_open_markers():
     for i, line in enumerate(fig.data[1::2]):
         colors = list(line.marker.color)
         assert colors == ["white", PALETTE[i], PALETTE[i], "white"]
-        assert line.marker.line.color == PALETTE[i]  # the ring keeps the topic's colour
+        assert set(line.marker.line.color) == {PALETTE[i]}  # the ring keeps the topic's colour
 
 
 def test_share_figure_no_partial_periods_all_filled():
@@ -149,8 +161,91 @@ def test_share_figure_single_topic_and_year_grain():
     frame = frame[frame["topic_id"] == 2].assign(period_grain="year")
     fig = share_figure(frame)
     assert len(fig.data) == 2
-    assert "%{x|%Y}" in fig.data[1].hovertemplate
+    assert [c[5] for c in fig.data[1].customdata] == ["2025"] * 4  # every period named by year
     assert fig.layout.title.text is None
+
+
+def test_period_text_names_each_grain():
+    assert period_text(pd.Timestamp("2019-01-01").date(), "year") == "2019"
+    assert period_text("2025-04-01", "quarter") == "2025 Q2"
+    assert period_text("2025-12-01", "quarter") == "2025 Q4"
+    assert period_text("2025-05-01", "month") == "May 2025"
+
+
+def test_charts_refuse_to_mix_grains_on_one_axis():
+    frame = topic_shares(partial=())
+    mixed = frame.assign(period_grain=["year" if i % 2 else "month" for i in range(len(frame))])
+    with pytest.raises(ValueError, match="one period grain"):
+        share_figure(mixed)
+    with pytest.raises(ValueError, match="one period grain"):
+        small_multiples_figure(mixed, key="topic_id")
+    corpus = _corpus().assign(period_grain="month")
+    corpus.loc[corpus["source"] == "conferences", "period_grain"] = "year"
+    with pytest.raises(ValueError, match="one period grain"):
+        corpus_figure(corpus)
+
+
+def _with_thin(frame: pd.DataFrame, thin: tuple[str, ...]) -> pd.DataFrame:
+    dates = [pd.Timestamp(p).date() for p in thin]
+    return frame.assign(is_thin=frame["period_start"].isin(dates))
+
+
+def test_leading_thin_periods_are_cut_and_later_ones_dimmed():
+    # May and June thin at the start (cut), August thin at the end (kept, grey, no band)
+    frame = _with_thin(topic_shares(partial=()), ("2025-05-01", "2025-06-01", "2025-08-01"))
+    fig = share_figure(frame)
+    first_seen = list(dict.fromkeys(frame["topic_id"]))
+    for i, topic_id in enumerate(first_seen):
+        band, line = fig.data[2 * i], fig.data[2 * i + 1]
+        rows = _rows(frame, topic_id).iloc[2:]  # July and August
+        assert _dates(line.x) == _dates(rows["period_start"])
+        assert list(line.marker.color) == [PALETTE[i], THIN_COLOR]
+        assert [c[4] for c in line.customdata] == ["", "too few papers to read"]
+        # the thin period's band collapses onto its share: its wide interval draws nothing
+        share = list(rows["share"] * 100)
+        assert list(band.y) == pytest.approx(
+            [rows["ci_high"].iloc[0] * 100, share[1], share[1], rows["ci_low"].iloc[0] * 100]
+        )
+
+
+def test_readable_rows_keeps_a_series_that_is_thin_throughout():
+    frame = _with_thin(topic_shares(partial=()), tuple(PERIODS))
+    rows = frame[frame["topic_id"] == 7]
+    assert len(readable_rows(rows)) == len(rows)  # nothing readable: shown whole, all grey
+    not_thin = _with_thin(topic_shares(partial=()), ())
+    assert len(readable_rows(not_thin[not_thin["topic_id"] == 7])) == 4
+
+
+def test_small_multiples_one_panel_per_series_on_a_shared_time_axis():
+    frame = _with_thin(topic_shares(partial=()), ("2025-05-01",))
+    fig = small_multiples_figure(frame, key="topic_id", columns=2)
+    first_seen = list(dict.fromkeys(frame["topic_id"]))
+    # a band and a line per series, each pair on its own axes
+    assert len(fig.data) == 2 * len(TOPICS)
+    axes = [(t.xaxis, t.yaxis) for t in fig.data]
+    assert axes[0::2] == axes[1::2]
+    assert len(set(axes[1::2])) == len(TOPICS)
+    # panel titles are the series labels, in order of first appearance
+    assert [a.text for a in fig.layout.annotations] == [TOPICS[t] for t in first_seen]
+    # one time axis: every x axis follows one, and the thin first month is cut everywhere
+    x_axes = [k for k in fig.layout.to_plotly_json() if k.startswith("xaxis")]
+    assert len(x_axes) == 4  # a 2 x 2 grid for three panels
+    matches = [fig.layout[k].matches for k in x_axes]
+    anchors = {m for m in matches if m is not None}
+    assert len(anchors) == 1 and matches.count(None) == 1  # all follow the one free axis
+    for line in fig.data[1::2]:
+        assert _dates(line.x) == _dates(PERIODS[1:])
+        assert line.showlegend is False
+
+
+def test_small_multiples_escape_labels_in_panel_titles():
+    frame = topic_shares(partial=())
+    frame.loc[frame["topic_id"] == 7, "label"] = "<b onmouseover=x>graphs</b>"
+    fig = small_multiples_figure(frame, key="topic_id")
+    titles = [a.text for a in fig.layout.annotations]
+    assert "&lt;b onmouseover=x&gt;graphs&lt;/b&gt;" in titles
+    assert not any("<b" in t for t in titles)
+    assert not any("<b" in t.name for t in share_figure(frame).data)  # nor in trace names
 
 
 def test_share_figure_is_json_serialisable():
@@ -190,8 +285,18 @@ def test_corpus_figure_one_bar_per_source():
         rows = corpus[corpus["source"] == trace.name].sort_values("period_start")
         assert _dates(trace.x) == _dates(rows["period_start"])
         assert list(trace.y) == list(rows["papers"])
-        assert list(trace.customdata) == list(rows["papers_in_fit"])
+        assert [c[0] for c in trace.customdata] == list(rows["papers_in_fit"])
     assert len({t.marker.color for t in fig.data}) == 3
+
+
+def test_corpus_figure_fades_thin_periods_and_names_the_grain():
+    corpus = _corpus().assign(period_grain="year", is_thin=False)
+    corpus.loc[corpus["period_start"] == pd.Timestamp(PERIODS[0]).date(), "is_thin"] = True
+    fig = corpus_figure(corpus)
+    for trace in fig.data:
+        assert list(trace.marker.opacity) == [0.35, 1.0, 1.0, 1.0]  # sorted: thin first
+        assert [c[1] for c in trace.customdata] == ["2025"] * 4
+    assert fig.layout.yaxis.title.text == "papers per year"
 
 
 def test_corpus_figure_single_source():
@@ -217,6 +322,6 @@ def test_sparkline_figure_band_and_line():
         list(ordered["ci_high"] * 100) + list(ordered["ci_low"] * 100)[::-1]
     )
     assert list(line.y) == pytest.approx(list(ordered["share"] * 100))
-    assert list(line.customdata) == list(ordered["papers"])
+    assert [c[0] for c in line.customdata] == list(ordered["papers"])
     assert _dates(line.x) == _dates(ordered["period_start"])
     assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False

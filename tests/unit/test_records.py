@@ -22,6 +22,7 @@ from pipeline.records import (
     MIN_ABSTRACT,
     PAPER_COLUMNS,
     RecordError,
+    decision_of,
     prepare_batch,
     prepare_record,
     resolve_columns,
@@ -141,6 +142,49 @@ def test_conference_rows_get_year_precision():
         assert p["categories"] is None
         assert p["url"] is None
         assert p["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "decision"),
+    [
+        ("Poster", "accepted"),
+        ("Oral", "accepted"),
+        ("Spotlight", "accepted"),
+        ("Findings", "accepted"),
+        ("System Demonstrations", "accepted"),
+        ("Reject", "rejected"),
+        ("Desk Reject", "rejected"),
+        ("Withdraw", "rejected"),
+        ("withdrawn", "rejected"),
+        ("Active", None),
+        ("  ", None),
+        (None, None),
+        (float("nan"), None),
+    ],
+)
+def test_decision_of_a_status(status, decision):
+    assert decision_of(status) == decision
+
+
+def test_real_conference_statuses_map_to_decisions():
+    frame = pd.read_parquet(DATA / "conference_abstracts.parquet", columns=["id", "status"])
+    picked = frame[frame["status"].isin(["Poster", "Reject", "Withdraw"])].groupby("status").head(2)
+    rows = conference_rows()
+    by_id = {r["id"]: r for r in rows}
+    records = []
+    for pid, status in picked.itertuples(index=False):
+        record = dict(by_id.get(pid) or rows[0], id=pid, status=status)
+        records.append(record)
+    batch = prepare_batch(records, "conferences")
+    got = dict(zip(batch.papers["paper_id"], batch.papers["decision"], strict=True))
+    expected = {pid: decision_of(status) for pid, status in picked.itertuples(index=False)}
+    assert got == expected
+    assert set(got.values()) == {"accepted", "rejected"}
+    # a `decision` column wins over `status`; arXiv rows have neither and no decision
+    both = dict(records[0], decision="Reject", status="Poster")
+    assert prepare_batch([both], "conferences").papers["decision"].tolist() == ["rejected"]
+    arxiv = prepare_batch(arxiv_rows()[:3], "arxiv")
+    assert arxiv.papers["decision"].isna().all()
 
 
 def test_conference_rows_fall_back_to_year_column():
