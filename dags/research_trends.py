@@ -40,6 +40,10 @@ from trends_common import (
     max_active_runs=1,
     is_paused_upon_creation=False,
     default_args=DEFAULT_ARGS,
+    description=(
+        "The whole pipeline in one run, ingest to publish, with every parameter: for a first "
+        "load, a full refit or a one-off rebuild. Day to day, trends_ingest drives the chain."
+    ),
     tags=[*TAGS, "all-in-one"],
     doc_md=__doc__,
     params={
@@ -68,60 +72,74 @@ def research_trends() -> None:
             run_settings,
             writer,
         )
+        from pipeline.tasklog import log_summary
 
         params = params or {}
         try:
             settings = run_settings(params)
             request = ingest_request(settings, params, run_type=getattr(dag_run, "run_type", None))
             parse_param_date("as_of", params.get("as_of"))  # fail now, not after the fit
-        except ParamsError as exc:  # retrying cannot fix a parameter
-            raise AirflowFailException(str(exc)) from exc
+        except ParamsError as exc:  # retrying cannot fix a parameter; the message says it all
+            raise AirflowFailException(str(exc)) from None
         with writer(settings) as store:
             lines = ingest_request_stage(store, settings, request).lines
-        print("\n".join(lines))
+        for line in lines:
+            log_summary(line)
         return lines
 
     @task(pool=WRITER_POOL)
     def embed(params: dict | None = None) -> str:
         from pipeline.runner import embed_stage, run_settings, writer
+        from pipeline.tasklog import log_summary
 
         settings = run_settings(params or {})
         with writer(settings) as store:
-            return embed_stage(store, settings)
+            return log_summary(embed_stage(store, settings))
 
     @task(pool=WRITER_POOL)
     def topics(params: dict | None = None) -> str:
         from pipeline.runner import run_settings, topics_stage, writer
+        from pipeline.tasklog import log_summary
 
         params = params or {}
         settings = run_settings(params)
         with writer(settings) as store:
-            return topics_stage(store, settings, full=bool(params.get("full_refit")))
+            return log_summary(topics_stage(store, settings, full=bool(params.get("full_refit"))))
 
     @task(pool=WRITER_POOL)
     def analyze(params: dict | None = None) -> str:
         from pipeline.runner import analyze_stage, parse_param_date, run_settings, writer
+        from pipeline.tasklog import log_summary
 
         params = params or {}
         settings = run_settings(params)
+        as_of = parse_param_date("as_of", params.get("as_of"))
         with writer(settings) as store:
-            return analyze_stage(store, settings, parse_param_date("as_of", params.get("as_of")))
+            return log_summary(analyze_stage(store, settings, as_of))
 
     @task(pool=WRITER_POOL, outlets=[SITE])
-    def report(params: dict | None = None) -> str:
+    def report(params: dict | None = None, outlet_events=None) -> str:
+        from pipeline.airflow_plugin import output_extras
         from pipeline.runner import report_stage, run_settings, writer
+        from pipeline.tasklog import log_summary
 
         settings = run_settings(params or {})
         with writer(settings) as store:
-            return report_stage(store, settings)
+            line = log_summary(report_stage(store, settings))
+        outlet_events[SITE].extra = output_extras(settings, "site")  # the run links its report
+        return line
 
     @task(pool=WRITER_POOL, outlets=[PUBLISHED])
-    def publish(params: dict | None = None) -> str:
+    def publish(params: dict | None = None, outlet_events=None) -> str:
+        from pipeline.airflow_plugin import output_extras
         from pipeline.runner import publish_stage, run_settings, writer
+        from pipeline.tasklog import log_summary
 
         settings = run_settings(params or {})
         with writer(settings) as store:
-            return publish_stage(store, settings)
+            line = log_summary(publish_stage(store, settings))
+        outlet_events[PUBLISHED].extra = output_extras(settings, "database")
+        return line
 
     ingest() >> embed() >> topics() >> analyze() >> report() >> publish()
 

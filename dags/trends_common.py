@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Asset, Param
+from airflow.sdk import Asset, Param, RetryDecision, RetryPolicy
 
 from pipeline.config import EmbeddingBackend, TopicRepresentation, load_settings
+from pipeline.notify import TrendsNotifier
 
 GROUP = "research-trends"
 PAPERS = Asset(name="papers", uri="trends://store/papers", group=GROUP)
@@ -27,12 +28,35 @@ WRITER_POOL = "trends_writer"
 
 TAGS = ["research-trends"]
 
+
+class FailFast(RetryPolicy):
+    """Retry only what a later try may fix; fail bad input, bad parameters and bugs at once.
+
+    Transient failures (the writer lock held, I/O, the network) are retried with the tasks'
+    exponential backoff; anything else fails now, and the log says why in one line
+    (``pipeline.failures``).
+    """
+
+    def evaluate(self, exception, try_number, max_tries, context=None) -> RetryDecision:
+        """Decide from the exception's class (see ``pipeline.failures.classify``)."""
+        from pipeline.failures import classify
+
+        failure = classify(exception)
+        if failure.retry:
+            return RetryDecision.retry(reason=f"{failure.line} [{failure.kind.describe()}]")
+        return RetryDecision.fail(reason=f"{failure.line} [{failure.kind.describe()}]")
+
+
 DEFAULT_ARGS = {
     "owner": "research-trends",
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": timedelta(minutes=10),
+    "retry_policy": FailFast(),
+    # TRENDS_NOTIFY_* settings choose the targets (pipeline/notify.py); none: nothing sent
+    "on_failure_callback": [TrendsNotifier("failed")],
+    "on_success_callback": [TrendsNotifier("success")],
 }
 
 

@@ -44,6 +44,7 @@ from trends_common import (
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    description="Daily: lands each day's papers (by hand: a file, sample, dates); starts topics.",
     tags=[*TAGS, "ingest"],
     doc_md=__doc__,
     params={

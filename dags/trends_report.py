@@ -35,6 +35,10 @@ from trends_common import (
     max_active_runs=1,
     is_paused_upon_creation=False,
     default_args=DEFAULT_ARGS,
+    description=(
+        "Rebuilds the trend marts, renders the report and publishes the read-only database. "
+        "Starts after trends_topics; trigger it by hand to rebuild as of a date."
+    ),
     tags=[*TAGS, "report"],
     doc_md=__doc__,
     params={"as_of": as_of_param()},
@@ -47,31 +51,40 @@ def trends_report() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
         from pipeline.runner import ParamsError, analyze_stage, parse_param_date, writer
+        from pipeline.tasklog import log_summary
 
         params = params or {}
         try:
             as_of = parse_param_date("as_of", params.get("as_of"))
-        except ParamsError as exc:  # retrying cannot fix a parameter
-            raise AirflowFailException(str(exc)) from exc
+        except ParamsError as exc:  # retrying cannot fix a parameter; the message says it all
+            raise AirflowFailException(str(exc)) from None
         settings = _settings()
         with writer(settings) as store:
-            return analyze_stage(store, settings, as_of)
+            return log_summary(analyze_stage(store, settings, as_of))
 
     @task(pool=WRITER_POOL, outlets=[SITE])
-    def report() -> str:
+    def report(outlet_events=None) -> str:
+        from pipeline.airflow_plugin import output_extras
         from pipeline.runner import report_stage, writer
+        from pipeline.tasklog import log_summary
 
         settings = _settings()
         with writer(settings) as store:
-            return report_stage(store, settings)
+            line = log_summary(report_stage(store, settings))
+        outlet_events[SITE].extra = output_extras(settings, "site")  # the run links its report
+        return line
 
     @task(pool=WRITER_POOL, outlets=[PUBLISHED])
-    def publish() -> str:
+    def publish(outlet_events=None) -> str:
+        from pipeline.airflow_plugin import output_extras
         from pipeline.runner import publish_stage, writer
+        from pipeline.tasklog import log_summary
 
         settings = _settings()
         with writer(settings) as store:
-            return publish_stage(store, settings)
+            line = log_summary(publish_stage(store, settings))
+        outlet_events[PUBLISHED].extra = output_extras(settings, "database")
+        return line
 
     analyze() >> report() >> publish()
 

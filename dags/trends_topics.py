@@ -46,6 +46,10 @@ from trends_common import (
     max_active_runs=1,
     is_paused_upon_creation=False,
     default_args=DEFAULT_ARGS,
+    description=(
+        "Embeds new papers in parallel shards, then places them into the topics (a full refit "
+        "weekly or on request). Starts by itself when trends_ingest adds papers."
+    ),
     tags=[*TAGS, "topics"],
     doc_md=__doc__,
     params={
@@ -61,6 +65,7 @@ def trends_topics() -> None:
     @task(pool=WRITER_POOL)
     def plan_embeddings(params: dict | None = None, run_id: str | None = None) -> list[str]:
         from pipeline.runner import plan_embed_stage, run_settings, writer
+        from pipeline.tasklog import log_summary
 
         params = params or {}
         settings = run_settings(params)
@@ -68,24 +73,26 @@ def trends_topics() -> None:
             plan = plan_embed_stage(
                 store, settings, run_id or "manual", int(params.get("embed_shards") or 1)
             )
-        print(plan.line())
+        log_summary(plan.line())
         return [str(p) for p in plan.todo_files]
 
     @task(max_active_tis_per_dagrun=16)
     def embed_shard(todo_file: str, params: dict | None = None) -> str:
         from pipeline.runner import embed_shard_stage, run_settings
+        from pipeline.tasklog import log_summary
 
         summary = embed_shard_stage(run_settings(params or {}), todo_file)
-        print(summary.line())
+        log_summary(summary.line())
         return str(summary.path)
 
     @task(pool=WRITER_POOL, outlets=[EMBEDDINGS])
     def load_embeddings(vector_files: list[str], params: dict | None = None) -> str:
         from pipeline.runner import load_embed_shards_stage, run_settings, writer
+        from pipeline.tasklog import log_summary
 
         settings = run_settings(params or {})
         with writer(settings) as store:
-            return load_embed_shards_stage(store, settings, list(vector_files))
+            return log_summary(load_embed_shards_stage(store, settings, list(vector_files)))
 
     @task(pool=WRITER_POOL, outlets=[TOPICS])
     def topics(params: dict | None = None, dag_run=None) -> str:
@@ -98,13 +105,14 @@ def trends_topics() -> None:
             wants_full_refit,
             writer,
         )
+        from pipeline.tasklog import log_summary
 
         params = params or {}
         settings = run_settings(params)
         full = wants_full_refit(params.get("full_refit"), getattr(dag_run, "run_type", None))
         try:
             with writer(settings) as store:
-                return topics_when_ready_stage(store, settings, full=full)
+                return log_summary(topics_when_ready_stage(store, settings, full=full))
         except NothingToDoError as exc:  # e.g. the weekly refit before any ingest
             raise AirflowSkipException(str(exc)) from exc
 

@@ -106,6 +106,24 @@ class Settings(BaseSettings):
             "beyond it, so large ingests run in bounded memory."
         ),
     )
+    # Notifications of the DAGs (pipeline/notify.py); none set: nothing is sent.
+    notify_webhook_url: str | None = Field(
+        None, description="POST a JSON message here when a DAG task fails (chat webhooks)."
+    )
+    notify_smtp: str | None = Field(
+        None, description="host:port of an SMTP relay to mail failures through."
+    )
+    notify_email_to: str | None = Field(None, description="Comma-separated mail recipients.")
+    notify_email_from: str = "research-trends@localhost"
+    notify_on_success: bool = Field(
+        False, description="Also notify when a DAG run's last task succeeds."
+    )
+
+    @field_validator("notify_webhook_url", "notify_smtp", "notify_email_to", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """``TRENDS_NOTIFY_SMTP=`` (as in ``.env.example``) means no target."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     report_grain: ReportGrain = Field(
         ReportGrain.month,

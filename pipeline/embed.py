@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -19,8 +20,10 @@ import pyarrow.parquet as pq
 from pipeline.config import EmbeddingBackend
 from pipeline.models import FORMAT_VERSION
 from pipeline.store import Store
+from pipeline.tasklog import ProgressLog
 
 Progress = Callable[[int], None]
+log = logging.getLogger(__name__)  # progress for task logs (pipeline/tasklog.py)
 
 
 class Embedder(Protocol):
@@ -236,12 +239,14 @@ def embed_new_papers(
             return EmbedSummary(model, 0, total_papers, time.perf_counter() - started)
         embedder = embedder or make_embedder(backend, batch_size)
         chunk_size = chunk_size or getattr(embedder, "chunk_size", DEFAULT_CHUNK_SIZE)
+        log_progress = ProgressLog(f"embed {model}: papers", log)
         for batch in store.read_spool(spool, chunk_size):
             part = batch.to_pandas()
             vectors = embedder.encode(part["text"].tolist())
             with store.transaction():
                 upsert_embeddings(store, embedding_table(part, model, vectors))
             done += len(part)
+            log_progress(done, todo)
             if progress:
                 progress(done, todo)
     return EmbedSummary(model, done, total_papers - done, time.perf_counter() - started)
@@ -381,7 +386,15 @@ def embed_shard(
         vectors = np.zeros((0, 0), dtype=np.float32)
     else:
         embedder = embedder or make_embedder(backend, batch_size)
-        vectors = embedder.encode(todo["text"].tolist())
+        # in chunks, so that the task log shows progress (ProgressLog) on a large shard
+        texts = todo["text"].tolist()
+        step = getattr(embedder, "chunk_size", DEFAULT_CHUNK_SIZE)
+        log_progress = ProgressLog(f"embed shard {Path(todo_file).name}: papers", log)
+        parts = []
+        for start in range(0, len(texts), step):
+            parts.append(embedder.encode(texts[start : start + step]))
+            log_progress(min(start + step, len(texts)), len(texts))
+        vectors = np.concatenate(parts)
     out = shard_output_path(todo_file)
     tmp = out.with_name(f".{out.name}.tmp")
     pq.write_table(embedding_table(todo, model, vectors), tmp)

@@ -15,6 +15,8 @@
 #   AIRFLOW_HOME   default <repo>/airflow_home (SQLite metadata, logs/, pids/, env.sh)
 #   AIRFLOW_PORT   default 8080
 #   TRENDS_HOME    default <repo>/var; made absolute, since tasks run in other directories
+#   AIRFLOW_DAGS_FOLDER    default <repo>/dags
+#   TRENDS_NOTIFY_*        where failed tasks are reported (see .env.example); passed through
 #   AIRFLOW_START_TIMEOUT  seconds to wait for the API, default 180
 set -euo pipefail
 
@@ -29,7 +31,12 @@ LOGS="$AIRFLOW_HOME/logs"
 PROCESSES=(api-server scheduler dag-processor triggerer)
 POOL=trends_writer
 
-export AIRFLOW__CORE__DAGS_FOLDER="$REPO/dags"
+export AIRFLOW__CORE__DAGS_FOLDER="$(realpath -m "${AIRFLOW_DAGS_FOLDER:-$REPO/dags}")"
+# plugins/trends_report.py: the published report in the UI (a "Trends report" nav entry)
+export AIRFLOW__CORE__PLUGINS_FOLDER="$REPO/plugins"
+# Every Airflow process (tasks, DAG parsing, the report plugin) imports this checkout's
+# `pipeline`, also when the environment was installed from another checkout.
+export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
@@ -78,7 +85,7 @@ write_env() {
   # For an operator's shell: `source airflow_home/env.sh` then use .venv/bin/airflow.
   {
     echo "# written by scripts/airflow_local.sh start"
-    env | grep -E '^(AIRFLOW_HOME|AIRFLOW__[A-Z_]+|TRENDS_HOME|HF_HUB_OFFLINE|TRANSFORMERS_OFFLINE)=' |
+    env | grep -E '^(AIRFLOW_HOME|AIRFLOW__[A-Z_]+|TRENDS_HOME|PYTHONPATH|HF_HUB_OFFLINE|TRANSFORMERS_OFFLINE)=' |
       sort | sed -E "s/^([^=]+)=(.*)$/export \1='\2'/"
   } >"$AIRFLOW_HOME/env.sh"
 }
@@ -137,6 +144,7 @@ start() {
   done
   say "up in $((SECONDS - t0))s: api-server, scheduler, dag-processor, triggerer (pids in $PIDS)"
   say "UI:       $URL"
+  say "report:   $URL/trends-report/  (the \"Trends report\" entry of the UI's navigation)"
   say "login:    admin / $(password)   (from $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
   say "logs:     $LOGS"
   say "CLI:      source $AIRFLOW_HOME/env.sh && $BIN/airflow dags list"

@@ -7,8 +7,9 @@
 changed, while a separate process keeps querying the published database. Then an operator's
 browser (headless Debian chromium) signs in, opens the trigger form of `trends_ingest`, changes
 the sample size and date window, triggers, and sees the run succeed; the downstream runs it starts
-succeed and the published database holds the form's selection. The fixture then stops exactly
-the processes the script recorded.
+succeed and the published database holds the form's selection. Last, the copy-paste REST example
+of docs/operations-airflow.md runs as pasted (token, trigger with conf, list runs). The fixture
+then stops exactly the processes the script recorded.
 """
 
 from __future__ import annotations
@@ -484,3 +485,40 @@ def wait_for_state_shown(page, badge, wanted: str) -> str:
             time.sleep(2)
         goto(page, page.url)
     raise AssertionError(f"the run page did not show {wanted} in time")
+
+
+DOC = REPO / "docs" / "operations-airflow.md"
+
+
+def rest_example() -> str:
+    """The copy-paste REST example of the operations page: the bash block after its marker."""
+    text = DOC.read_text()
+    after = text.split("<!-- rest-example:", 1)[1]
+    return after.split("```bash\n", 1)[1].split("\n```", 1)[0]
+
+
+def test_the_documented_rest_example_works_as_pasted(live, api):
+    """Runs last (file order): the report run it starts does not disturb the asset chain."""
+    from airflow_client.client.api.dag_run_api import DagRunApi
+
+    wait_for_dags(api)
+    before = {
+        r.dag_run_id for r in DagRunApi(api).get_dag_runs("trends_report", limit=100).dag_runs
+    }
+    env = {**live.env, "AIRFLOW": live.url, "AIRFLOW_HOME": str(live.airflow_home)}
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", rest_example()],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    triggered = json.loads(proc.stdout.splitlines()[0])
+    assert triggered["dag_id"] == "trends_report"
+    assert triggered["conf"] == {"as_of": "2025-06-30"}
+    assert triggered["dag_run_id"] not in before
+    listed = proc.stdout.splitlines()[1:]
+    assert any(line.startswith(triggered["dag_run_id"] + " ") for line in listed), proc.stdout
+    assert "'as_of': '2025-06-30'" in proc.stdout

@@ -38,15 +38,20 @@ def test_every_dag_file_imports(dagbag):
     assert set(dagbag.dags) == EXPECTED
 
 
-def test_dags_have_retries_tags_docs_and_one_run_at_a_time(dagbag):
+def test_dags_have_retries_tags_docs_notifications_and_one_run_at_a_time(dagbag):
     for dag_id, dag in dagbag.dags.items():
         assert dag.tags, dag_id
         assert dag.doc_md and len(dag.doc_md) > 200, dag_id
+        # shown in the DAG list: what the DAG is for and when to use it, in a line or two
+        assert dag.description and 60 <= len(dag.description) <= 200, dag_id
         assert dag.max_active_runs == 1, dag_id
         assert dag.catchup is False, dag_id
         for t in dag.tasks:
             assert t.retries >= 1, (dag_id, t.task_id)
             assert t.retry_exponential_backoff, (dag_id, t.task_id)
+            # fail fast on what retries cannot fix; tell someone when a task fails
+            assert type(t.retry_policy).__name__ == "FailFast", (dag_id, t.task_id)
+            assert any(type(c).__name__ == "TrendsNotifier" for c in t.on_failure_callback)
 
 
 def test_writer_tasks_share_the_one_slot_pool(dagbag):
@@ -213,9 +218,11 @@ def test_only_airflow_sdk_imports(path):
 
 @pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
 def test_top_level_imports_are_light(path):
-    """Only airflow.sdk, the DAGs' shared module and pipeline.config at module level."""
+    """Only airflow.sdk, the DAGs' shared module, pipeline.config and pipeline.notify (light)."""
     tree = ast.parse(path.read_text())
-    allowed = {"__future__", "datetime", "airflow.sdk", "trends_common", "pipeline.config"}
+    allowed = {
+        "__future__", "datetime", "airflow.sdk", "trends_common", "pipeline.config", "pipeline.notify"
+    }  # fmt: skip
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
             assert node.module in allowed, f"{path.name}: top-level import of {node.module}"

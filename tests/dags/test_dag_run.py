@@ -4,7 +4,9 @@ The asset-driven chain (trends_ingest -> trends_topics -> trends_report) is run 
 the scheduler would on the asset events; the all-in-one DAG is run on its own.
 """
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +43,12 @@ sys.path.insert(0, sys.argv[1])
 from research_trends import research_trends
 run = research_trends().test(run_conf={"sample": int(sys.argv[3]), "input_path": sys.argv[2]})
 print("DAGRUN", run.state)
+import json
+from airflow.models.asset import AssetEvent
+from airflow.utils.session import create_session
+with create_session() as session:
+    for event in session.query(AssetEvent).filter_by(source_dag_id="research_trends"):
+        print("EVENT", json.dumps({"uri": event.asset.uri, "extra": event.extra}))
 """
 
 
@@ -99,3 +107,16 @@ def test_all_in_one_dag_runs_every_stage_to_success(tmp_path):
     assert counts["papers"] == counts["paper_topics"] == SAMPLE
     assert counts["topic_shares"] > 0
     assert (home / "site" / "index.html").is_file()
+    # the run's asset events say where its report and database are
+    events = {
+        e["uri"].rstrip("/"): e["extra"]
+        for e in (json.loads(x[6:]) for x in proc.stdout.splitlines() if x.startswith("EVENT "))
+    }
+    assert {"trends://site", "trends://published"} <= set(events), (
+        proc.stdout[-3000:] + proc.stderr[-3000:]
+    )
+    assert events["trends://site"]["path"] == str((home / "site").absolute())
+    assert events["trends://site"]["report_url"].endswith("/trends-report/")
+    assert events["trends://published"]["path"] == str((home / "trends.duckdb").absolute())
+    # progress and summaries reach the task log in lines the viewer shows whole
+    assert re.search(r"embed \S+: papers 60 / 60 \(100%\), [\d.,]+/s, ETA done", proc.stdout)
