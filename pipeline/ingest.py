@@ -110,11 +110,13 @@ def ingest_file(
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     detect_format(path)
-    resolve_columns((), column_map)  # an unknown target column fails before a run starts
+    first = peek_records(path)
+    # an unknown target column, or a mapped column the records lack, fails before a run starts
+    resolve_columns({key for record in first for key in record}, column_map)
     selection = FileSelection(sample, sample_per_period, published_from, published_to, column_map)
     if sample is not None and sample_per_period is not None:
         raise ValueError("choose one of sample and sample_per_period, not both")
-    source = source or default_source_name(path, peek_records(path))
+    source = source or default_source_name(path, first)
     keys = plan_sample(path, selection, chunk_rows) if selection.sampled else None
     stat = path.stat()
     resolved = str(path.resolve())

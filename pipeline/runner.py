@@ -177,9 +177,8 @@ def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -
 def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) -> str:
     """Render the static site (atomically swapped in) with the report settings.
 
-    An explicitly set embedding backend other than the fit's is refused, as in analyze.
+    It reads only the marts (which analyze built with the fit's backend), so it needs none.
     """
-    settings = fit_settings(store, settings)
     options = ReportOptions(grain=settings.report_grain.value, since=settings.report_since)
     return render_site(store, out_dir or settings.site_dir, options).line()
 
