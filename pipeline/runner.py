@@ -177,8 +177,11 @@ def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -
 def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) -> str:
     """Render the static site (atomically swapped in) with the report settings.
 
-    It reads only the marts (which analyze built with the fit's backend), so it needs none.
+    It reads only the marts (which analyze built with the fit's backend), so it needs no
+    backend; one set explicitly that is not the fit's is refused, as in analyze.
     """
+    if "embedding_backend" in settings.model_fields_set:
+        fit_settings(store, settings)
     options = ReportOptions(grain=settings.report_grain.value, since=settings.report_since)
     return render_site(store, out_dir or settings.site_dir, options).line()
 
