@@ -58,6 +58,7 @@ class FitRecord:
     agreement: float | None
     n_clustered: int
     sampling: dict[str, object]
+    areas: pd.DataFrame | None = None  # area_id, name, n_topics (see pipeline.topics.areas)
 
 
 def current_topic_run(store: Store) -> str | None:
@@ -112,8 +113,19 @@ def next_stable_number(store: Store) -> int:
     return int(store.scalar_file("topics/last_stable_number") or 0) + 1
 
 
-def topics_table(topics: pd.DataFrame, run_id: str, stable_ids: list[str | None]) -> pa.Table:
-    """Rows of the ``topics`` table for a frame of topics (as :class:`TopicFit` holds them)."""
+def topics_table(
+    topics: pd.DataFrame,
+    run_id: str,
+    stable_ids: list[str | None],
+    names: dict[int, str] | None = None,
+    areas: dict[int, int] | None = None,
+) -> pa.Table:
+    """Rows of the ``topics`` table for a frame of topics (as :class:`TopicFit` holds them).
+
+    ``names`` and ``areas`` (topic id -> name, area id) are null where a topic has none.
+    """
+    ids = [int(t) for t in topics["topic_id"]]
+    names, areas = names or {}, areas or {}
     return pa.table(
         {
             "topic_run_id": pa.array([run_id] * len(topics), pa.string()),
@@ -134,6 +146,8 @@ def topics_table(topics: pd.DataFrame, run_id: str, stable_ids: list[str | None]
                 topics["representative_ids"].tolist(), pa.list_(pa.string())
             ),
             "stable_id": pa.array(stable_ids, pa.string()),
+            "name": pa.array([names.get(t) or None for t in ids], pa.string()),
+            "area_id": pa.array([areas.get(t) for t in ids], pa.int32()),
         }
     )
 
@@ -144,6 +158,11 @@ def save_fit(store: Store, fit: FitRecord) -> None:
         "incoming_map": fit.map_coords,
         "incoming_lineage": fit.lineage,
         "incoming_paper_topics": fit.assignments.assign(assigned_at=fit.created_at),
+        "incoming_areas": (
+            fit.areas
+            if fit.areas is not None
+            else pd.DataFrame({"area_id": [], "name": [], "n_topics": []})
+        ).astype({"area_id": "int32", "name": object, "n_topics": "int32"}),
     }
     params = {
         "topic_run_id": fit.run_id,

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.topics import persistence
+from pipeline.topics.areas import area_centroids, group_topics
 from pipeline.topics.lineage import lineage_against
+from pipeline.topics.naming import Encode, keep_names, name_topics
 from pipeline.topics.params import TopicParams, TopicSummary
 from pipeline.topics.sampling import SampleRule, balanced_sample
 from pipeline.topics.update import (
@@ -69,16 +71,24 @@ def fit_and_store(
         others = OtherPapers([ids[i] for i in rest], papers.embeddings[rest])
     docs = persistence.paper_texts(store, fit_ids)
     params = params or TopicParams.for_corpus(len(fit_ids), representation=representation)
-    words_embedder = embedder() if embedder and params.representation == "mmr" else None
+    model_embedder = embedder() if embedder else None  # names embed phrases with it
+    words_embedder = model_embedder if params.representation == "mmr" else None
     fit = fit_topics(
         fit_ids, docs, papers.embeddings[rows], params, seed, words_embedder, others=others
     )
     previous = persistence.current_topic_run(store)
+    previous_fit = persistence.previous_fit(store, previous)
     lineage, agreement = lineage_against(
-        persistence.previous_fit(store, previous),
+        previous_fit, fit.topics, fit.assignments, persistence.next_stable_number(store)
+    )
+    labels = fit.assignments.set_index("paper_id")["topic_id"].reindex(fit_ids).to_numpy()
+    names, areas, area_rows = name_fit(
+        docs,
+        labels,
         fit.topics,
-        fit.assignments,
-        persistence.next_stable_number(store),
+        model_embedder.encode if model_embedder else None,
+        lineage.events,
+        previous_fit.topics if previous_fit else None,
     )
     seconds = time.perf_counter() - started
     run_id = f"fit-{datetime.now(UTC):%Y%m%dT%H%M%S}-s{seed}"
@@ -98,7 +108,7 @@ def fit_and_store(
                 "assign_threshold": fit.assign_threshold,
                 "outlier_share_before_reduction": fit.outlier_share_before,
             },
-            topics=persistence.topics_table(fit.topics, run_id, stable),
+            topics=persistence.topics_table(fit.topics, run_id, stable, names, areas),
             assignments=fit.assignments[["paper_id", "topic_id", "similarity", "method"]],
             map_coords=coords,
             lineage=lineage.events,
@@ -113,6 +123,7 @@ def fit_and_store(
             agreement=agreement,
             n_clustered=len(fit_ids),
             sampling=chosen.record(),
+            areas=area_rows,
         ),
     )
     return TopicSummary(
@@ -129,6 +140,50 @@ def fit_and_store(
         seed_agreement=fit.seed_check_agreement,
         n_clustered=len(fit_ids),
     )
+
+
+def name_fit(
+    docs: list[str],
+    labels: np.ndarray,
+    topics: pd.DataFrame,
+    encode: Encode | None,
+    lineage: pd.DataFrame,
+    previous: pd.DataFrame | None,
+) -> tuple[dict[int, str], dict[int, int], pd.DataFrame]:
+    """Names of a fit's topics, the area of each topic, and the areas' rows.
+
+    A topic keeps its name from ``previous`` where lineage says it stayed (naming.keep_names);
+    the rows are area_id, name, n_topics.
+
+    ``docs[i]`` is the text of a clustered paper in topic ``labels[i]``; ``topics`` holds
+    topic_id and centroid; ``previous``: topic_id, name of the previous fit.
+    """
+    real = topics[topics["topic_id"] != -1]
+    centroids = {
+        int(t): np.asarray(c, np.float32)
+        for t, c in zip(real["topic_id"], real["centroid"], strict=True)
+        if c is not None
+    }
+    names = name_topics(docs, labels, centroids, encode)
+    if previous is not None and "name" in previous:
+        before = {
+            int(t): n
+            for t, n in zip(previous["topic_id"], previous["name"], strict=True)
+            if isinstance(n, str) and n
+        }
+        names = keep_names(names, lineage, before)
+    areas = group_topics(centroids)
+    area_of_doc = np.array([areas.get(int(t), -1) for t in labels])
+    area_names = name_topics(docs, area_of_doc, area_centroids(centroids, areas), encode)
+    counts = pd.Series(areas, dtype="int64").value_counts()
+    rows = pd.DataFrame(
+        {
+            "area_id": sorted(area_names),
+            "name": [area_names[a] or f"area {a}" for a in sorted(area_names)],
+            "n_topics": [int(counts.get(a, 0)) for a in sorted(area_names)],
+        }
+    )
+    return names, areas, rows
 
 
 def place_new_papers(

@@ -34,7 +34,8 @@ grid as (
     select cp.source, cp.period_grain, cp.period_start, cp.period_end, cp.is_partial,
            cp.papers_in_fit as denominator, t.topic_id, t.label
     from corpus_periods cp
-    cross join (select topic_id, label from topics where topic_run_id = $topic_run_id) t
+    cross join (select topic_id, coalesce(name, label) as label  -- the name, where the fit has one
+                from topics where topic_run_id = $topic_run_id) t
     where cp.papers_in_fit > 0
 )
 select

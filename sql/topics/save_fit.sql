@@ -1,7 +1,8 @@
 -- Save one full fit (call inside a transaction; pipeline/topics/persistence.py save_fit).
 -- Views: incoming_topics (rows of `topics`), incoming_paper_topics (paper_id, topic_id,
 -- similarity, method, assigned_at), incoming_map (paper_id, x, y), incoming_lineage (event,
--- stable_id, topic_id, previous_topic_id, score). A fit id is new each time: plain inserts.
+-- stable_id, topic_id, previous_topic_id, score), incoming_areas (area_id, name, n_topics).
+-- A fit id is new each time: plain inserts.
 insert into topic_runs (topic_run_id, kind, model, seed, params, n_docs, n_topics, outlier_share,
                         npmi, diversity, seed_agreement, fit_seconds, created_at,
                         previous_run_id, agreement_with_previous, n_clustered, sampling)
@@ -25,3 +26,8 @@ select $topic_run_id as topic_run_id, $previous_run_id::varchar as previous_run_
        stable_id, topic_id::integer as topic_id, previous_topic_id::integer as previous_topic_id,
        score::double as score
 from incoming_lineage;
+
+insert into topic_areas by name
+select $topic_run_id as topic_run_id, area_id::integer as area_id, name::varchar as name,
+       n_topics::integer as n_topics
+from incoming_areas;
