@@ -313,12 +313,17 @@ def sparkline_figure(rows: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def topic_map_figure(points: pd.DataFrame, top_n: int = 20) -> go.Figure:
+def topic_map_figure(
+    points: pd.DataFrame, top_n: int = 20, pages: dict[int, str] | None = None
+) -> go.Figure:
     """2-D map of sampled papers coloured by topic (WebGL); a click carries the topic's page.
 
     ``points`` has paper_id, x, y, topic_id, label, title. The ``top_n`` largest topics get
-    their own colour and legend entry; the others share one grey trace.
+    their own colour and legend entry, and their name written at the median of their papers;
+    the others share one grey trace. ``pages``: fit topic id -> page name (a click opens
+    ``topics/<page>.html``; the topic id where missing).
     """
+    page_of = pages or {}
     sizes = points[points["topic_id"] != -1]["topic_id"].value_counts()
     top = list(sizes.index[:top_n])
     fig = go.Figure()
@@ -340,10 +345,21 @@ def topic_map_figure(points: pd.DataFrame, top_n: int = 20) -> go.Figure:
                     "color": "#c7c7c7" if other else (_MAP_COLORS[i % len(_MAP_COLORS)]),
                 },
                 text=[html.escape(t[:120]) for t in rows["title"]],
-                customdata=[f"topics/{int(t)}.html" for t in rows["topic_id"]],
+                customdata=[f"topics/{page_of.get(int(t), int(t))}.html" for t in rows["topic_id"]],
                 hovertemplate="%{text}<extra>%{fullData.name}</extra>",
             )
         )
+    # each coloured topic's name at the middle of its papers, so the map names its clusters
+    for _, rows in groups[:-1]:
+        if len(rows):
+            fig.add_annotation(
+                x=float(rows["x"].median()),
+                y=float(rows["y"].median()),
+                text=html.escape(str(rows["label"].iloc[0])[:40]),
+                showarrow=False,
+                font={"size": 10, "color": "#222"},
+                bgcolor="rgba(255,255,255,0.7)",
+            )
     fig.update_layout(
         **_BASE_LAYOUT,
         height=640,

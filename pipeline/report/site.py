@@ -28,6 +28,7 @@ from pipeline.report.charts import (
     sparkline_figure,
     topic_map_figure,
 )
+from pipeline.report.topic_pages import retired_topics, topic_page_names, topic_page_of
 from pipeline.store import Store, load_sql
 from pipeline.topics.persistence import current_topic_run
 
@@ -177,6 +178,7 @@ class ReportData:
     map_points: pd.DataFrame
     search_papers: pd.DataFrame
     lineage: pd.DataFrame
+    retired: pd.DataFrame  # stable topics no longer in the fit (sql/report/retired_topics.sql)
 
     def view_rows(self, frame_by_grain: dict[str, pd.DataFrame], view: View) -> pd.DataFrame:
         """The rows of one view: its source at its grain (the recent view: last few years)."""
@@ -254,6 +256,7 @@ def load_report_data(store: Store, options: ReportOptions | None = None) -> Repo
         map_points=store.query_file("report/map_points", params),
         search_papers=store.query_file("report/search_papers", params),
         lineage=store.query_file("report/topic_lineage", params),
+        retired=store.query_file("report/retired_topics", params),
     )
 
 
@@ -537,7 +540,9 @@ def _series_panels(
 
 
 def _write_pages(data: ReportData, build: Path) -> int:
+    pages = topic_page_names(data.topics)
     common = {
+        "topic_page": topic_page_of(pages),
         "run": data.run,
         "build_info": data.build,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -573,7 +578,7 @@ def _write_pages(data: ReportData, build: Path) -> int:
     for topic in records(data.topics):
         tid = int(topic["topic_id"])
         out.page(
-            f"topics/{tid}.html",
+            f"topics/{pages[tid]}.html",
             "topic.html.j2",
             f"topic {tid}",
             topic=topic,
@@ -586,6 +591,13 @@ def _write_pages(data: ReportData, build: Path) -> int:
                 {**r, "name": theme_names.get(r["theme_id"], r["theme_id"])}
                 for r in sorted(related.get(tid, []), key=lambda r: -r["papers"])
             ],
+        )
+    for ended in retired_topics(data.retired, set(pages.values())):
+        out.page(
+            f"topics/{ended['stable_id']}.html",
+            "topic_retired.html.j2",
+            f"ended topic {ended['stable_id']}",
+            topic=ended,
         )
     papers_by_theme = {t: records(g) for t, g in data.theme_papers.groupby("theme_id")}
     for theme in records(data.themes):
@@ -604,11 +616,11 @@ def _write_pages(data: ReportData, build: Path) -> int:
         "map.html",
         "map.html.j2",
         "topic map",
-        map_fig=topic_map_figure(data.map_points) if len(data.map_points) else None,
+        map_fig=topic_map_figure(data.map_points, pages=pages) if len(data.map_points) else None,
         map_csv=out.csv("map", data.map_points) if len(data.map_points) else None,
         n_points=len(data.map_points),
     )
-    _write_search_index(data, build)
+    _write_search_index(data, build, pages)
     out.page(
         "about.html",
         "about.html.j2",
@@ -648,16 +660,29 @@ def _header_comment(sql: str) -> str:
     return "\n".join(lines)
 
 
-def _write_search_index(data: ReportData, build: Path) -> None:
-    """A script that defines the search index, so search works from file:// under the CSP."""
+def _write_search_index(data: ReportData, build: Path, pages: dict[int, str]) -> None:
+    """A script that defines the search index, so search works from file:// under the CSP.
+
+    A paper's fourth field is its topic's page name (``topics/<name>.html``).
+    """
     index = {
         "topics": [
-            {"id": int(t["topic_id"]), "label": t["label"], "terms": list(t["terms"][:8])}
+            {
+                "id": int(t["topic_id"]),
+                "page": pages[int(t["topic_id"])],
+                "label": t["label"],
+                "terms": list(t["terms"][:8]),
+            }
             for t in records(data.topics)
         ],
         "themes": [{"id": t.theme_id, "label": t.name} for t in data.themes.itertuples()],
         "papers": [
-            [p["title"], p["published"] or "", p["url"] or "", int(p["topic_id"])]
+            [
+                p["title"],
+                p["published"] or "",
+                p["url"] or "",
+                pages.get(int(p["topic_id"]), str(int(p["topic_id"]))),
+            ]
             for p in records(data.search_papers)
         ],
     }

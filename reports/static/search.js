@@ -48,13 +48,13 @@
     });
     index.topics.forEach(function (t) {
       if (hit(t.label + " " + t.terms.join(" "))) {
-        out.push(item(root + "topics/" + t.id + ".html", t.label, "topic " + t.id));
+        out.push(item(root + "topics/" + t.page + ".html", t.label, "topic " + t.page));
       }
     });
     for (var i = 0; i < index.papers.length && out.length < 40; i++) {
       var p = index.papers[i];
       if (hit(p[0])) {
-        var href = p[2] || (root + "topics/" + p[3] + ".html");
+        var href = p[2] || (root + "topics/" + p[3] + ".html");  // p[3]: the topic page name
         out.push(item(href, p[0], p[1]));
       }
     }

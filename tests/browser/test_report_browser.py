@@ -96,7 +96,7 @@ def test_index_draws_every_chart_without_errors(browser, server, site, scheme):
 
 
 def test_topic_theme_and_map_pages_draw(browser, server):
-    for path in ("topics/0.html", "themes/diffusion-models.html", "map.html"):
+    for path in ("topics/T0001.html", "themes/diffusion-models.html", "map.html"):
         page, errors = open_page(browser, f"{server}/{path}")
         assert page.locator(".js-plotly-plot").count() >= 1, path
         assert errors == [], (path, errors)
