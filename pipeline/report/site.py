@@ -28,7 +28,12 @@ from pipeline.report.charts import (
     sparkline_figure,
     topic_map_figure,
 )
-from pipeline.report.topic_pages import retired_topics, topic_page_names, topic_page_of
+from pipeline.report.topic_pages import (
+    area_overview,
+    retired_topics,
+    topic_page_names,
+    topic_page_of,
+)
 from pipeline.store import Store, load_sql
 from pipeline.topics.persistence import current_topic_run
 
@@ -179,6 +184,8 @@ class ReportData:
     search_papers: pd.DataFrame
     lineage: pd.DataFrame
     retired: pd.DataFrame  # stable topics no longer in the fit (sql/report/retired_topics.sql)
+    areas: pd.DataFrame  # area_id, name, n_topics of the fit (empty before areas)
+    area_series: dict[str, pd.DataFrame]  # per grain
 
     def view_rows(self, frame_by_grain: dict[str, pd.DataFrame], view: View) -> pd.DataFrame:
         """The rows of one view: its source at its grain (the recent view: last few years)."""
@@ -257,6 +264,8 @@ def load_report_data(store: Store, options: ReportOptions | None = None) -> Repo
         search_papers=store.query_file("report/search_papers", params),
         lineage=store.query_file("report/topic_lineage", params),
         retired=store.query_file("report/retired_topics", params),
+        areas=store.query_file("report/topic_areas", params),
+        area_series=per_grain("area_series"),
     )
 
 
@@ -572,6 +581,11 @@ def _write_pages(data: ReportData, build: Path) -> int:
         decisions=decisions,
         decisions_text=DECISIONS_TEXT.get(str(decisions), "") if decisions else "",
         decision_counts=records(data.decisions),
+        areas=area_overview(data.areas, data.topics),
+        area_charts=[
+            {"view": view, "chart": _chart(small_multiples_figure(rows, key="area_id"), csv)}
+            for view, rows, csv in _area_rows(data, out)
+        ],
     )
     papers_by_topic = {int(t): records(g) for t, g in data.papers.groupby("topic_id")}
     lineage_by_topic = {int(t): records(g) for t, g in data.lineage.groupby("topic_id")}
@@ -648,6 +662,16 @@ def _write_pages(data: ReportData, build: Path) -> int:
         },
     )
     return out.pages
+
+
+def _area_rows(data: ReportData, out: _SiteWriter) -> list[tuple[View, pd.DataFrame, str]]:
+    """Each view's area shares with the path of their CSV (views without areas left out)."""
+    found = []
+    for view in data.views:
+        rows = data.view_rows(data.area_series, view)
+        if len(rows):
+            found.append((view, rows, out.csv(f"{view.slug}-areas", rows)))
+    return found
 
 
 def _header_comment(sql: str) -> str:

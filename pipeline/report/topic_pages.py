@@ -73,3 +73,29 @@ def retired_topics(rows: pd.DataFrame, current: set[str]) -> list[dict]:
             }
         )
     return out
+
+
+def area_overview(areas: pd.DataFrame, topics: pd.DataFrame) -> list[dict]:
+    """Each area (largest first) with its topics, largest first: what the overview lists.
+
+    ``areas``: area_id, name, n_topics; ``topics``: the report's topic table (with area_id).
+    Empty for a fit made before areas.
+    """
+    if areas.empty or "area_id" not in topics:
+        return []
+    real = topics[(topics["topic_id"] != -1) & topics["area_id"].notna()]
+    out = []
+    for area in areas.itertuples():
+        members = real[real["area_id"] == area.area_id].sort_values("size", ascending=False)
+        out.append(
+            {
+                "area_id": int(area.area_id),
+                "name": area.name,
+                "papers": int(members["size"].sum()),
+                "topics": [
+                    {"topic_id": int(t.topic_id), "label": t.label, "size": int(t.size)}
+                    for t in members.itertuples()
+                ],
+            }
+        )
+    return out

@@ -82,3 +82,26 @@ def test_a_topic_that_died_says_so():
 def test_page_names_fall_back_to_the_fit_number_without_stable_ids():
     topics = pd.DataFrame({"topic_id": [-1, 0, 4], "stable_id": [None, "T0002", None]})
     assert topic_page_names(topics) == {-1: "outliers", 0: "T0002", 4: "4"}
+
+
+def test_the_overview_lists_areas_with_their_topics_and_charts_their_shares(store, tmp_path):
+    two_fits(store)
+    store.execute("update topics set area_id = 1 where topic_run_id = 'fit-b' and topic_id >= 0")
+    store.execute("insert into topic_areas values ('fit-b', 1, 'machines that sense and act', 2)")
+    out = render_site(store, tmp_path / "site").out_dir
+    index = (out / "index.html").read_text()
+    areas = index[index.index('id="areas"') : index.index('id="all-topics"')]
+    assert "machines that sense and act" in areas
+    assert areas.index("topics/T0001.html") < areas.index("fig-")  # the list, then the chart
+    assert 'href="topics/T0003.html">speech and audio models' in areas
+    rows = pd.read_csv(next((out / "data").glob("*-areas.csv")))
+    per_period = rows.groupby(["source", "period_start"])
+    # one area holding every topic: its share is the share of papers in any topic
+    assert (per_period["papers"].sum() <= per_period["denominator"].first()).all()
+    assert set(rows["label"]) == {"machines that sense and act"}
+
+
+def test_an_overview_without_areas_has_no_area_section(store, tmp_path):
+    two_fits(store)
+    out = render_site(store, tmp_path / "site").out_dir
+    assert 'id="areas"' not in (out / "index.html").read_text()
