@@ -91,7 +91,8 @@ def candidate_phrases(
 
 
 def _stems(phrase: str) -> set[str]:
-    return {w.rstrip("s") for w in phrase.split() if w not in CONNECTORS}
+    """Content words of a phrase, hyphenated parts apart, without a plural s."""
+    return {w.rstrip("s") for w in re.split(r"[\s\-]+", phrase) if w and w not in CONNECTORS}
 
 
 def _spread(members: np.ndarray, k: int) -> np.ndarray:

@@ -174,3 +174,9 @@ def test_an_encoder_of_another_model_is_refused(word_embedder):
     centroids = {t: np.ones(8) for t in PLANTED}
     with pytest.raises(ValueError, match="fit's own model"):
         name_topics(docs, labels, centroids, word_embedder.encode)
+
+
+def test_a_hyphenated_word_is_a_near_duplicate_of_its_parts():
+    phrases = ["retrieval", "retrieval-augmented generation", "document ranking"]
+    name = compose_name(phrases, np.array([3.0, 2.0, 1.0]), None, NameRules())
+    assert name == "retrieval, document ranking"
