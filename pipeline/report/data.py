@@ -85,6 +85,7 @@ class ReportData:
     retired: pd.DataFrame  # stable topics no longer in the fit (sql/report/retired_topics.sql)
     areas: pd.DataFrame  # area_id, name, n_topics of the fit (empty before areas)
     area_series: dict[str, pd.DataFrame]  # per grain
+    changes: pd.DataFrame  # lineage events since the previous fit (sql/report/fit_changes.sql)
 
     def view_rows(self, frame_by_grain: dict[str, pd.DataFrame], view: View) -> pd.DataFrame:
         """The rows of one view: its source at its grain (the recent view: last few years)."""
@@ -165,6 +166,7 @@ def load_report_data(store: Store, options: ReportOptions | None = None) -> Repo
         retired=store.query_file("report/retired_topics", params),
         areas=store.query_file("report/topic_areas", params),
         area_series=per_grain("area_series"),
+        changes=store.query_file("report/fit_changes", params),
     )
 
 

@@ -34,6 +34,7 @@ from pipeline.report.data import (
 )
 from pipeline.report.topic_pages import (
     area_overview,
+    fit_changes,
     retired_topics,
     topic_page_names,
     topic_page_of,
@@ -338,6 +339,7 @@ def write_pages(data: ReportData, build: Path) -> int:
         n_points=len(data.map_points),
     )
     write_search_index(data, build, pages)
+    out.page("changes.html", "changes.html.j2", "since the last fit", **fit_changes(data.changes))
     out.page(
         "about.html",
         "about.html.j2",

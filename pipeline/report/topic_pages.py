@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from pipeline.report.data import records
+
 
 def topic_page_names(topics: pd.DataFrame) -> dict[int, str]:
     """Page name (without ``.html``) of each topic of the current fit, by fit topic id."""
@@ -99,3 +101,24 @@ def area_overview(areas: pd.DataFrame, topics: pd.DataFrame) -> list[dict]:
             }
         )
     return out
+
+
+CHANGE_HEADINGS = {
+    "born": "New topics",
+    "merged": "Topics that merged",
+    "split": "Topics that split",
+    "died": "Topics that ended",
+    "continued": "Topics that continue",
+}
+
+
+def fit_changes(events: pd.DataFrame) -> dict[str, object]:
+    """The "since the last fit" page: its events grouped by kind, in reading order.
+
+    ``events``: ``sql/report/fit_changes.sql``. A kind without events still has its (empty)
+    group, so the page says "None" rather than leaving a reader to wonder.
+    """
+    rows = records(events)
+    previous = next((r["previous_run_id"] for r in rows if r.get("previous_run_id")), None)
+    groups = [(kind, [r for r in rows if r["event"] == kind]) for kind in CHANGE_HEADINGS]
+    return {"previous_run_id": previous, "groups": groups, "headings": CHANGE_HEADINGS}

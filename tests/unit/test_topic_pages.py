@@ -105,3 +105,26 @@ def test_an_overview_without_areas_has_no_area_section(store, tmp_path):
     two_fits(store)
     out = render_site(store, tmp_path / "site").out_dir
     assert 'id="areas"' not in (out / "index.html").read_text()
+
+
+def test_since_the_last_fit_lists_what_was_born_merged_and_ended(store, tmp_path):
+    two_fits(store)
+    out = render_site(store, tmp_path / "site").out_dir
+    page = (out / "changes.html").read_text()
+    sections = {
+        kind: page[page.index(f'id="{kind}"') :].split("</section>")[0]
+        for kind in ("born", "merged", "split", "died", "continued")
+    }
+    assert 'href="topics/T0003.html">speech and audio models' in sections["born"]
+    assert "T0002" in sections["merged"] and "60%" in sections["merged"]
+    assert 'href="topics/T0002.html">speech recognition' in sections["died"]
+    assert "T0001" in sections["continued"] and "T0001" not in sections["born"]
+    assert "None." in sections["split"]
+    assert 'href="changes.html"' in (out / "index.html").read_text()
+
+
+def test_a_first_fit_has_nothing_to_compare(store, tmp_path):
+    seed_toy_fit(store, TOY_ROWS)
+    build_marts(store)
+    page = (render_site(store, tmp_path / "site").out_dir / "changes.html").read_text()
+    assert "nothing to compare with yet" in page
