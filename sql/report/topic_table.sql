@@ -3,4 +3,4 @@
 select t.topic_id, t.stable_id, t.label, t.terms, t.size, t.npmi
 from topics t
 where t.topic_run_id = $topic_run_id
-order by t.topic_id = -1, t.size desc;
+order by t.topic_id = -1, t.size desc, t.topic_id;
