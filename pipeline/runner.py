@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,17 +20,14 @@ from pathlib import Path
 
 from pipeline.config import EmbeddingBackend, Settings, TopicRepresentation, load_settings
 from pipeline.embed import (
-    MODEL_NAMES,
-    Embedder,
     ShardPlan,
     ShardSummary,
     embed_new_papers,
     embed_shard,
     load_embedding_shards,
-    make_embedder,
-    model_name,
     plan_embedding_shards,
 )
+from pipeline.embedders import MODEL_NAMES, Embedder, make_embedder, model_name
 from pipeline.faults import in_stage
 from pipeline.ingest import IngestSummary
 from pipeline.ingest_request import INTERVAL_RUN_TYPES as INTERVAL_RUN_TYPES
@@ -41,13 +39,46 @@ from pipeline.ingest_request import resolve_input as resolve_input
 from pipeline.publish import publish_database
 from pipeline.report.site import ReportOptions, render_site
 from pipeline.store import Store, open_writer
-from pipeline.themes import assign_themes, load_themes
-from pipeline.topics.persistence import current_topic_run, fit_model
+from pipeline.themes import Theme, assign_themes, load_themes
+from pipeline.topics.persistence import current_topic_run, embedded_count, fit_model
+from pipeline.topics.sampling import SampleRule
 from pipeline.topics.stage import fit_and_store, place_new_papers
 from pipeline.trends import MartRules, build_marts
 
 Say = Callable[[str], None]
 EmbedProgress = Callable[[int, int], None]
+
+
+@contextmanager
+def naming_path(path: Path) -> Iterator[None]:
+    """Name ``path`` in an OSError of the block that names no file (a full disk, say).
+
+    ``write()`` on a full disk raises ``[Errno 28]`` without a file name; the CLI's one-line
+    error (pipeline/cli/guard.py) then says which output could not be written.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            exc.filename = str(path)
+        raise
+
+
+def read_themes(path: Path) -> list[Theme]:
+    """:func:`~pipeline.themes.load_themes`, with every way the file can fail naming the file.
+
+    A folder, unreadable bytes, or nesting deeper than the TOML parser can recurse (a hostile
+    file of 50,000 ``[`` raised RecursionError) become a :class:`ValueError` that names it.
+    """
+    try:
+        with naming_path(path):
+            return load_themes(path)
+    except IsADirectoryError:
+        raise ValueError(f"themes file {path} is a folder, not a TOML file") from None
+    except RecursionError:
+        raise ValueError(f"themes file {path} is nested too deeply to read as TOML") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"themes file {path} is not valid TOML: {exc}") from None
 
 
 @contextmanager
@@ -128,10 +159,14 @@ def embed_stage(store: Store, settings: Settings, progress: EmbedProgress | None
 
 
 @in_stage("topics")
-def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str:
+def topics_stage(
+    store: Store, settings: Settings, *, full: bool = False, fit_budget: int | None = None
+) -> str:
     """Fit topics (full, or when no fit exists) or place new papers into the current fit.
 
-    A refit uses the fit's backend unless one is set; an update always uses the fit's.
+    A refit uses the fit's backend unless one is set; an update always uses the fit's. A fit
+    clusters at most ``fit_budget`` papers (default: the setting ``fit_budget``, env
+    ``TRENDS_FIT_BUDGET``), a period-balanced sample past it (pipeline/topics/sampling.py).
     """
     settings = fit_settings(store, settings, strict=not full)
     backend = settings.embedding_backend
@@ -148,6 +183,7 @@ def topics_stage(store: Store, settings: Settings, *, full: bool = False) -> str
             settings.seed,
             representation=settings.topic_representation.value,
             embedder=embedder,
+            sample=SampleRule(fit_budget or settings.fit_budget),
         ).line()
     # fit_settings made the backend the fit's (vectors of another backend cannot be placed
     # into this fit's centroids) or refused an explicit other one.
@@ -161,11 +197,12 @@ def analyze_stage(store: Store, settings: Settings, as_of: date | None = None) -
     The themes' denominators are the papers embedded with the fit's model, the same papers
     the topic shares count; an explicitly set other backend is refused.
     """
+    themes_file = read_themes(settings.themes_file)  # a bad file fails before any work
     settings = fit_settings(store, settings)
     backend = settings.embedding_backend
     themes = assign_themes(
         store,
-        load_themes(settings.themes_file),
+        themes_file,
         model_name(backend),
         lambda: make_embedder(backend, settings.embed_batch_size),
     )
@@ -183,13 +220,16 @@ def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) 
     if "embedding_backend" in settings.model_fields_set:
         fit_settings(store, settings)
     options = ReportOptions(grain=settings.report_grain.value, since=settings.report_since)
-    return render_site(store, out_dir or settings.site_dir, options).line()
+    out_dir = out_dir or settings.site_dir
+    with naming_path(out_dir):
+        return render_site(store, out_dir, options).line()
 
 
 @in_stage("publish")
 def publish_stage(store: Store, settings: Settings) -> str:
     """Publish the read-only database copy."""
-    return publish_database(store, settings.published_db).line()
+    with naming_path(settings.published_db):
+        return publish_database(store, settings.published_db).line()
 
 
 @dataclass
@@ -293,8 +333,7 @@ def topics_when_ready_stage(store: Store, settings: Settings, *, full: bool = Fa
     A periodic refit on a store that has not ingested anything yet is not a failure.
     """
     model = model_name(fit_settings(store, settings, strict=not full).embedding_backend)
-    embedded = int(store.query_file("ops/count_embedded", {"model": model})["n"].iloc[0])
-    if not embedded:
+    if not embedded_count(store, model):
         raise NothingToDoError(f"no papers embedded with {model} yet; nothing to fit")
     return topics_stage(store, settings, full=full)
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from pipeline.embed import Embedder
+from pipeline.embedders import Embedder
 from pipeline.store import Store
 
 

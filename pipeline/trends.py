@@ -44,7 +44,9 @@ class MartRules:
             months many and small (half a year).
         min_support_year, min_support_quarter, min_support_month: Papers a series needs in
             its window for a trend status; below it the status is ``insufficient`` ("too
-            little evidence"). A yearly window holds more papers, so it asks for more.
+            little evidence"). A month needs about 10 papers on average (60 in 6 months):
+            with fewer, a month's count varies by more than a third from chance alone, and
+            a theme such as RL for finance on arXiv 2025 (45 papers) would be called stable.
         min_periods: Readable periods a window needs for a trend status (no trend runs
             through two points); fewer also read ``insufficient``.
 
@@ -58,7 +60,7 @@ class MartRules:
     window_month: int = 6
     min_support_year: int = 60
     min_support_quarter: int = 40
-    min_support_month: int = 30
+    min_support_month: int = 60
     min_periods: int = 3
 
     def params(self) -> dict[str, object]:

@@ -1,4 +1,10 @@
-"""Charts of the report: pure functions from DataFrames to plotly figures (no I/O)."""
+"""Charts of the report: pure functions from DataFrames to plotly figures (no I/O).
+
+Every string from the data (topic and theme labels, source names, titles) is escaped with
+:func:`markup_safe` before it reaches a figure: plotly renders a subset of HTML (``<a href>``,
+``<b>``, ``<br>``) in trace names, titles, annotations and hover text, so a label holding
+``<a href="https://evil.example">`` would become a live link in a legend.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +36,11 @@ _BASE_LAYOUT = {
     "font": {"family": "system-ui, sans-serif", "size": 12, "color": "#2a3f5f"},
 }
 _AXIS = {"gridcolor": "#ebf0f8", "zerolinecolor": "#ebf0f8", "linecolor": "#ebf0f8"}
+
+
+def markup_safe(value: object) -> str:
+    """``value`` as text that plotly shows as written, never as markup."""
+    return html.escape(str(value))
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -91,7 +102,7 @@ def _series_traces(
 
     The label is escaped: plotly reads tags in trace names, and labels come from papers' words.
     """
-    label = html.escape(label)
+    label = markup_safe(label)
     rows = readable_rows(rows)
     x = pd.to_datetime(rows["period_start"])
     thin = _flags(rows, "is_thin")
@@ -168,7 +179,7 @@ def share_figure(series: pd.DataFrame, title: str = "", key: str = "topic_id") -
         label = str(rows["label"].iloc[0])
         fig.add_traces(_series_traces(rows, color, label, grain, f"s{series_id}"))
     fig.update_layout(
-        title=title or None,
+        title=markup_safe(title) if title else None,
         yaxis={"title": "share of papers (%)", "rangemode": "tozero", "ticksuffix": "%"},
         xaxis={"title": None},
         hovermode="closest",
@@ -193,7 +204,7 @@ def small_multiples_figure(
     groups = list(series.groupby(key, sort=False))
     n = max(len(groups), 1)
     rows_n = (n + columns - 1) // columns
-    titles = [html.escape(str(rows["label"].iloc[0])) for _, rows in groups]
+    titles = [markup_safe(rows["label"].iloc[0]) for _, rows in groups]
     fig = make_subplots(
         rows=rows_n,
         cols=columns,
@@ -235,7 +246,7 @@ def corpus_figure(corpus: pd.DataFrame) -> go.Figure:
             go.Bar(
                 x=pd.to_datetime(rows["period_start"]),
                 y=rows["papers"],
-                name=str(source),
+                name=markup_safe(source),
                 marker_color=PALETTE[i % len(PALETTE)],
                 marker_opacity=[0.35 if t else 1.0 for t in thin],
                 customdata=list(
@@ -248,7 +259,7 @@ def corpus_figure(corpus: pd.DataFrame) -> go.Figure:
                 ),
                 hovertemplate=(
                     "%{customdata[1]}: %{y:,} papers (%{customdata[0]:,} in the topic fit)"
-                    f"%{{customdata[2]}}<extra>{html.escape(str(source))}</extra>"
+                    f"%{{customdata[2]}}<extra>{markup_safe(source)}</extra>"
                 ),
             )
         )
@@ -338,13 +349,13 @@ def topic_map_figure(
                 x=rows["x"].round(3),
                 y=rows["y"].round(3),
                 mode="markers",
-                name="other topics and unassigned" if other else str(rows["label"].iloc[0]),
+                name="other topics and unassigned" if other else markup_safe(rows["label"].iloc[0]),
                 marker={
                     "size": 4,
                     "opacity": 0.35 if other else 0.75,
                     "color": "#c7c7c7" if other else (_MAP_COLORS[i % len(_MAP_COLORS)]),
                 },
-                text=[html.escape(t[:120]) for t in rows["title"]],
+                text=[markup_safe(str(t)[:120]) for t in rows["title"]],
                 customdata=[f"topics/{page_of.get(int(t), int(t))}.html" for t in rows["topic_id"]],
                 hovertemplate="%{text}<extra>%{fullData.name}</extra>",
             )

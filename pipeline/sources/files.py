@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,6 +25,11 @@ SUFFIX_FORMATS = {
     ".csv": "csv",
 }
 DEFAULT_CHUNK_ROWS = 5_000
+# The longest JSON Lines line read as a record. Longer lines are quarantined by their size
+# without being read whole or parsed: a 200 MB line used to take gigabytes and fail the file.
+# Far above any real record (a record's text is capped at well under 1 MB).
+MAX_LINE_BYTES = 16 * 2**20
+LINE_HEAD_BYTES = 1_024  # what is kept of an oversized line (for the audit trail)
 
 Unreadable = tuple[int, str, str]  # (line number, raw text, reason)
 
@@ -53,10 +59,48 @@ class FileChunk:
     last: bool = False  # the file ends with this chunk
 
 
-def decode_json_line(raw: bytes) -> tuple[dict | None, str, str | None]:
-    """``(object, text, why unreadable)`` of one JSON Lines line (``object`` None if unreadable)."""
+def json_lines(fh: BinaryIO, max_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes]]:
+    """Each line of a binary file as ``(its size in bytes, its bytes)``.
+
+    At most ``max_bytes`` of a line are held: a longer line comes back as its first
+    :data:`LINE_HEAD_BYTES` and its full size, the rest skipped unread
+    (:func:`decode_json_line` quarantines it by size).
+    """
+    while raw := fh.readline(max_bytes + 1):
+        size = len(raw)
+        if size <= max_bytes or raw.endswith(b"\n"):
+            yield size, raw
+            continue
+        head = raw[:LINE_HEAD_BYTES]
+        del raw
+        while rest := fh.readline(2**16):
+            size += len(rest)
+            if rest.endswith(b"\n"):
+                break
+        yield size, head
+
+
+def decode_json_line(
+    raw: bytes, size: int | None = None, max_bytes: int = MAX_LINE_BYTES
+) -> tuple[dict | None, str, str | None]:
+    """``(object, text, why unreadable)`` of one JSON Lines line (``object`` None if unreadable).
+
+    ``size`` is the line's size from :func:`json_lines`: a line over ``max_bytes`` is not parsed
+    (``raw`` is only its head then) and comes back unreadable, naming its size.
+    """
+    if size is not None and size > max_bytes:
+        head = raw[:LINE_HEAD_BYTES].decode("utf-8", "replace")
+        return (
+            None,
+            head,
+            (
+                f"line of {size:,} bytes is over the {max_bytes:,}-byte limit of one record "
+                f"(not parsed; its first {min(len(raw), LINE_HEAD_BYTES):,} bytes kept)"
+            ),
+        )
     try:
-        line = raw.decode("utf-8").rstrip("\r\n")
+        # A BOM (U+FEFF) opens files saved by some editors; JSON itself may not start with one.
+        line = raw.decode("utf-8").rstrip("\r\n").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         return None, raw.decode("utf-8", "replace").rstrip("\r\n"), f"invalid UTF-8: {exc}"
     try:
@@ -71,13 +115,18 @@ def decode_json_line(raw: bytes) -> tuple[dict | None, str, str | None]:
 
 
 def read_paper_chunks(
-    path: Path, *, start: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    path: Path,
+    *,
+    start: str | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Iterator[FileChunk]:
     """Yield a paper file in chunks of ``chunk_rows`` records (lines for JSON Lines).
 
     ``start`` is a chunk's :attr:`FileChunk.end` from an earlier read of the same file: reading
     continues after that chunk. Memory stays bounded by one chunk (and, for Parquet, one of the
     reader's batches). The last chunk has ``last`` set; an empty file gives one empty last chunk.
+    A JSON Lines line over ``max_line_bytes`` is not read whole: it comes back unreadable.
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
@@ -86,7 +135,7 @@ def read_paper_chunks(
         raise FileNotFoundError(f"no such file: {path}")
     fmt = detect_format(path)
     chunks = (
-        _jsonl_chunks(path, start, chunk_rows)
+        _jsonl_chunks(path, start, chunk_rows, max_line_bytes)
         if fmt == "jsonl"
         else _table_chunks(path, fmt, int(start or 0), chunk_rows)
     )
@@ -167,19 +216,21 @@ def _table_batches(path: Path, fmt: str, chunk_rows: int) -> Iterator[list[dict]
             yield [_plain(rec) for rec in frame.to_dict(orient="records")]
 
 
-def _jsonl_chunks(path: Path, start: str | None, chunk_lines: int) -> Iterator[FileChunk]:
+def _jsonl_chunks(
+    path: Path, start: str | None, chunk_lines: int, max_bytes: int
+) -> Iterator[FileChunk]:
     """JSON Lines in chunks of lines; the token is ``byte offset:line number``."""
     offset_text, _, line_text = (start or "0:0").partition(":")
     offset, lineno = int(offset_text), int(line_text or 0)
     with path.open("rb") as fh:
         fh.seek(offset)
         chunk, n_lines = FileChunk(), 0
-        for raw in fh:
-            offset += len(raw)
+        for size, raw in json_lines(fh, max_bytes):
+            offset += size
             lineno += 1
             n_lines += 1
-            if raw.strip():
-                obj, text, problem = decode_json_line(raw)
+            if size > max_bytes or raw.strip():
+                obj, text, problem = decode_json_line(raw, size, max_bytes)
                 if obj is None:
                     chunk.unreadable.append((lineno, text, problem or "unreadable"))
                 else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pipeline.sources.files import decode_json_line
+from pipeline.sources.files import MAX_LINE_BYTES, decode_json_line, json_lines
 
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_CHUNK_LINES = 5_000
@@ -108,12 +108,12 @@ def read_snapshot_chunks(
         offset, lineno = position.offset, position.line
         chunk = SnapshotChunk()
         n_lines = 0
-        for raw in fh:
-            offset += len(raw)
+        for size, raw in json_lines(fh):  # a line over MAX_LINE_BYTES: quarantined by size
+            offset += size
             lineno += 1
             n_lines += 1
-            if raw.strip():
-                obj, line, problem = decode_json_line(raw)
+            if size > MAX_LINE_BYTES or raw.strip():
+                obj, line, problem = decode_json_line(raw, size)
                 if obj is None:
                     chunk.unreadable.append((lineno, line, problem or "unreadable"))
                 elif not keep.keeps(obj):

@@ -5,7 +5,8 @@ parameters. Writers take a process lock first, so a second writer gets a clear m
 DuckDB's lock error.
 """
 
-from pipeline.store.db import Store, StoreLockedError, open_reader, open_writer
+from pipeline.store.db import Store, open_reader, open_writer
+from pipeline.store.lock import StoreLockedError
 from pipeline.store.sqlfiles import load_sql
 
 __all__ = ["Store", "StoreLockedError", "load_sql", "open_reader", "open_writer"]

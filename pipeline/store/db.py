@@ -1,12 +1,12 @@
-"""DuckDB connections, migrations, transactions and the writer lock."""
+"""DuckDB connections, migrations, transactions, named SQL files and spools.
+
+The writer lock is :mod:`pipeline.store.lock`; the atomic copy that publish makes is
+:mod:`pipeline.store.copy`.
+"""
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import shutil
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.faults import crash_point
+from pipeline.store.copy import copy_database
+from pipeline.store.lock import StoreLockedError, writer_lock
 from pipeline.store.sqlfiles import (
     SqlStatement,
     file_statements,
@@ -26,10 +28,6 @@ from pipeline.store.sqlfiles import (
 )
 
 Params = Mapping[str, Any] | Sequence[Any] | None
-
-
-class StoreLockedError(RuntimeError):
-    """Another process is writing to the working database."""
 
 
 class Store:
@@ -246,34 +244,13 @@ class Store:
     def publish_copy(self, dest: Path) -> int:
         """Copy this (writer's) database to ``dest`` atomically; return its size in bytes.
 
-        The caller holds the writer lock, so nothing writes between the checkpoint and the copy.
-        The copy is written beside ``dest`` and renamed over it: a reader opening ``dest`` gets
-        the old complete file or the new complete file, and a reader that has it open keeps
-        reading the old one.
+        See :func:`pipeline.store.copy.copy_database`.
         """
         if self.read_only:
             raise RuntimeError("publish from the writer's connection")
         self.checkpoint()
         crash_point("middle")
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        # Copies a killed publish left behind (each one as big as the database); no other
-        # publish runs now, since the caller holds the writer lock.
-        stale = re.compile(rf"^\.{re.escape(dest.name)}\.\d+\.tmp$")
-        for leftover in dest.parent.iterdir():
-            if stale.match(leftover.name) and leftover.is_file():
-                leftover.unlink(missing_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-        try:
-            shutil.copyfile(self.path, tmp)
-            os.chmod(tmp, 0o444)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            crash_point("before_commit")
-            tmp.replace(dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return dest.stat().st_size
+        return copy_database(self.path, Path(dest))
 
     def close(self) -> None:
         """Close the connection."""
@@ -313,128 +290,6 @@ def _params_used(stmt: SqlStatement, params: Params) -> Params:
 
 
 @contextmanager
-def _writer_lock(lock_path: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``lock_path``; the file records the holder's pid.
-
-    A forked child inherits the lock with the descriptor and keeps it after the writer that took
-    it was killed: such a stale lock (its recorded writer is gone) is recovered by replacing the
-    lock file. Otherwise the message names the processes that really hold it.
-    """
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(3):
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            recorded, holders = _recorded_pid(fd), _lock_holders(fd)
-            stale = recorded is not None and recorded not in holders and not _alive(recorded)
-            if stale and attempt < 2 and _retire_stale(lock_path, fd, recorded):
-                os.close(fd)
-                continue
-            os.close(fd)
-            raise StoreLockedError(_locked_message(lock_path, recorded, holders)) from None
-        if _same_file(fd, lock_path):
-            break
-        os.close(fd)  # a recovery replaced the file between our open and our lock
-    else:
-        raise StoreLockedError(f"could not take the writer lock {lock_path}; try again")
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
-
-
-def _recorded_pid(fd: int) -> int | None:
-    text = os.pread(fd, 64, 0).decode(errors="replace").strip()
-    return int(text) if text.isdigit() else None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie has closed its files already
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _same_file(fd: int, path: Path) -> bool:
-    try:
-        here, there = os.fstat(fd), os.stat(path)
-    except FileNotFoundError:
-        return False
-    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
-
-
-def _lock_holders(fd: int) -> list[int]:
-    """Pids whose open descriptors hold a flock on the file of ``fd`` (from Linux's /proc)."""
-    me = os.fstat(fd)
-    holders = set()
-    for link in Path("/proc").glob("[0-9]*/fd/[0-9]*"):
-        try:
-            st = link.stat()
-            if (st.st_dev, st.st_ino) != (me.st_dev, me.st_ino):
-                continue
-            info = (link.parent.parent / "fdinfo" / link.name).read_text()
-        except OSError:  # gone meanwhile, or another user's
-            continue
-        if any(line.startswith("lock:") and "FLOCK" in line for line in info.splitlines()):
-            holders.add(int(link.parent.parent.name))
-    return sorted(holders)
-
-
-def _retire_stale(lock_path: Path, fd: int, recorded: int) -> bool:
-    """Remove the lock file ``fd`` holds open if it is still the stale one; one process at a time.
-
-    The recorded pid is read again after a moment: a writer that has just taken the lock writes
-    its pid right after, and its lock is not stale.
-    """
-    time.sleep(0.2)
-    if _recorded_pid(fd) != recorded:
-        return False
-    guard = os.open(lock_path.parent, os.O_RDONLY)
-    try:
-        fcntl.flock(guard, fcntl.LOCK_EX)  # serialises recoveries, never writers
-        if not _same_file(fd, lock_path):
-            return True  # another process recovered it already
-        lock_path.unlink()
-        return True
-    finally:
-        os.close(guard)
-
-
-def _command(pid: int) -> str:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)[:100]
-
-
-def _locked_message(lock_path: Path, recorded: int | None, holders: list[int]) -> str:
-    """Name the holder: the recorded writer if it holds the lock, else who really holds it."""
-    main = recorded if recorded in holders or not holders else holders[0]
-    notes = [f"also held by pid {pid}" for pid in holders if pid != main]
-    if holders and recorded is not None and recorded not in holders:
-        notes.append(f"the lock file names pid {recorded}, which no longer holds it")
-    command = _command(main) if main is not None else ""
-    if command:
-        notes.insert(0, command)
-    extra = f" [{'; '.join(notes)}]" if notes else ""
-    return (
-        f"another trends process (pid {main if main is not None else 'unknown'}) is writing to "
-        f"{lock_path.parent}{extra}; wait for it to finish (readers can use `trends sql` "
-        "meanwhile)"
-    )
-
-
-@contextmanager
 def open_writer(
     path: Path, lock_path: Path | None = None, *, memory_limit: str | None = None
 ) -> Iterator[Store]:
@@ -445,7 +300,7 @@ def open_writer(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _writer_lock(lock_path or path.with_suffix(".lock")):
+    with writer_lock(lock_path or path.with_suffix(".lock")):
         store = Store(path, read_only=False, memory_limit=memory_limit)
         try:
             store.migrate()

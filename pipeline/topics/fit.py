@@ -25,7 +25,7 @@ from pipeline.topics.vectors import centroids_of, cosine_knn, nearest_topic
 from pipeline.topics.words import make_vectorizer, short_label, term_counts, topic_terms
 
 if TYPE_CHECKING:
-    from pipeline.embed import Embedder
+    from pipeline.embedders import Embedder
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,11 @@ def fit_params(store: Store, run_id: str) -> dict[str, object]:
     return json.loads(store.scalar_file("topics/fit_params", {"topic_run_id": run_id}))
 
 
+def embedded_count(store: Store, model: str) -> int:
+    """How many papers have an embedding of ``model`` (a fit needs some)."""
+    return int(store.scalar_file("topics/count_embedded", {"model": model}))
+
+
 def embedded_papers(store: Store, model: str) -> tuple[list[str], np.ndarray]:
     """Every paper with a current embedding of ``model`` and its vector, by paper_id."""
     return load_embeddings(store, model)

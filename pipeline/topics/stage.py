@@ -33,7 +33,7 @@ from pipeline.topics.update import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.embed import Embedder
+    from pipeline.embedders import Embedder
     from pipeline.store import Store
 
 

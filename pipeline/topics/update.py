@@ -37,7 +37,7 @@ from pipeline.topics.words import (
 )
 
 if TYPE_CHECKING:
-    from pipeline.embed import Embedder
+    from pipeline.embedders import Embedder
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from scipy import sparse
 from pipeline.topics.params import TopicParams
 
 if TYPE_CHECKING:
-    from pipeline.embed import Embedder
+    from pipeline.embedders import Embedder
 
 # (texts, their classes) batches; see streamed_class_top_terms
 DocBatches = Callable[[], Iterator[tuple[Sequence[str], np.ndarray]]]

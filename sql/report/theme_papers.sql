@@ -5,4 +5,4 @@ from paper_themes m
 join papers p using (paper_id)
 where m.is_member
 qualify row_number() over (partition by m.theme_id order by m.similarity desc, p.paper_id) <= 10
-order by m.theme_id, m.similarity desc;
+order by m.theme_id, m.similarity desc, p.paper_id;

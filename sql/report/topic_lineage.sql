@@ -4,4 +4,4 @@ select l.topic_id, l.event, l.stable_id, l.previous_topic_id, l.score, l.previou
 from topic_lineage l
 left join topics pt on pt.topic_run_id = l.previous_run_id and pt.topic_id = l.previous_topic_id
 where l.topic_run_id = $topic_run_id and l.topic_id is not null
-order by l.topic_id, l.event;
+order by l.topic_id, l.event, l.previous_run_id nulls first, l.previous_topic_id nulls first;

@@ -5,4 +5,4 @@ select t.topic_id, t.stable_id, coalesce(t.name, t.label) as label, t.label as t
        t.terms, t.size, t.npmi, t.area_id
 from topics t
 where t.topic_run_id = $topic_run_id
-order by t.topic_id = -1, t.size desc;
+order by t.topic_id = -1, t.size desc, t.topic_id;

@@ -8,7 +8,7 @@ changed, while a separate process keeps querying the published database. Then an
 browser (headless Debian chromium) signs in, opens the trigger form of `trends_ingest`, changes
 the sample size and date window, triggers, and sees the run succeed; the downstream runs it starts
 succeed and the published database holds the form's selection. Last, the copy-paste REST example
-of docs/operations-airflow.md runs as pasted (token, trigger with conf, list runs). The fixture
+of docs/operations.md runs as pasted (token, trigger with conf, list runs). The fixture
 then stops exactly the processes the script recorded.
 """
 
@@ -487,7 +487,7 @@ def wait_for_state_shown(page, badge, wanted: str) -> str:
     raise AssertionError(f"the run page did not show {wanted} in time")
 
 
-DOC = REPO / "docs" / "operations-airflow.md"
+DOC = REPO / "docs" / "operations.md"
 
 
 def rest_example() -> str:

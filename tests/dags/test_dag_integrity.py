@@ -244,7 +244,8 @@ airflow.sdk.BaseHook.get_connection = classmethod(refuse)
 import sqlalchemy.engine
 sqlalchemy.engine.Engine.connect = refuse
 runpy.run_path(sys.argv[1])
-heavy = [m for m in ("pipeline.embed", "pipeline.topics", "pipeline.store", "pipeline.runner",
+heavy = [m for m in ("pipeline.embed", "pipeline.embedders", "pipeline.topics", "pipeline.store",
+         "pipeline.runner",
          "bertopic", "torch", "duckdb", "sentence_transformers", "umap", "pandas")
          if m in sys.modules]
 print("heavy:", heavy)

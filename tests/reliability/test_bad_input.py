@@ -18,6 +18,7 @@ Whatever the outcome, ``received = stored + quarantined`` holds in the summary l
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
 import zlib
@@ -248,6 +249,43 @@ def id_is_ascii(home: Path, tmp_path: Path) -> None:
     ]
 
 
+def years_parquet() -> bytes:
+    """Parquet whose year column holds ints and a null: pandas writes it as float64 (2019.0)."""
+    buf = io.BytesIO()
+    pd.DataFrame(
+        {"id": ["2501.00001", "2501.00002", "2501.00003"], "title": ["A", "B", "C"],
+         "abstract": [ABSTRACT] * 3, "year": [2019, None, 2020]}
+    ).to_parquet(buf)  # fmt: skip
+    return buf.getvalue()
+
+
+def dated_by_year(home: Path, tmp_path: Path) -> None:
+    assert str(paper_row(home, "arxiv:2501.00001", "published")) == "2019-01-01"
+    assert paper_row(home, "arxiv:2501.00001", "date_precision") == "year"
+    assert paper_row(home, "arxiv:2501.00002", "published") is None
+
+
+def first_record_kept(home: Path, tmp_path: Path) -> None:
+    """The record on the line that starts with the BOM is stored like any other."""
+    assert paper_row(home, "arxiv:2501.00001", "title") == GOOD["title"]
+
+
+OVERSIZED = 17 * 2**20  # over the 16 MiB line limit
+
+
+def oversized_line(record: dict) -> bytes:
+    return json.dumps({**record, "abstract": "word " * (OVERSIZED // 5)}).encode()
+
+
+def size_named(home: Path, tmp_path: Path) -> None:
+    """The quarantined line is named by number and size, and only its head is kept."""
+    with duckdb.connect(str(home / "work" / "trends.duckdb"), read_only=True) as con:
+        [(key, detail)] = con.execute("select record_key, detail from rejected_records").fetchall()
+        longest = con.execute("select max(length(payload)) from raw_records").fetchone()[0]
+    assert key == "line 2" and re.match(r"line of [\d,]+ bytes is over the 16,777,216-byte", detail)
+    assert longest <= 2**10 or longest < OVERSIZED // 100
+
+
 def authors_capped(home: Path, tmp_path: Path) -> None:
     authors = paper_row(home, "arxiv:2501.00002", "authors")
     assert len(authors) <= MAX_AUTHORS and authors.endswith("; et al."), len(authors)
@@ -445,6 +483,22 @@ CASES = [
     Case("arXiv API entry with a mangled end tag", "arxiv",
          lambda: atom(atom_entry("2501.00007"), mangled(atom_entry("2501.00008"), "entry"),
                       atom_entry("2501.00009")), "quarantine:malformed_xml", stored=2),
+    # -- added for issue 21 (files): float years, a byte-order mark, a line too long to read --------
+    Case("Parquet year column of nullable integers (2019.0)", "file", years_parquet, "stored",
+         suffix=".parquet", stored=3, check=dated_by_year),
+    Case("CSV year written from a float column (2019.0)", "file",
+         lambda: f"id,title,abstract,year\n2501.00001,A,{ABSTRACT},2019.0\n2501.00002,B,{ABSTRACT},\n"
+         .encode(), "stored", suffix=".csv", stored=2, check=dated_by_year),
+    Case("JSON Lines file that starts with a UTF-8 BOM", "file",
+         lambda: b"\xef\xbb\xbf" + jsonl(GOOD, bad()), "stored", stored=2,
+         check=first_record_kept),
+    Case("Kaggle snapshot that starts with a UTF-8 BOM", "kaggle",
+         lambda: b"\xef\xbb\xbf" + jsonl(kaggle(), kaggle(id="2501.00004")), "stored",
+         suffix=".json", stored=2),
+    Case("JSON line of 17 MB", "file", lambda: jsonl(GOOD, oversized_line(bad())),
+         "quarantine:unreadable", check=size_named),
+    Case("Kaggle line of 17 MB", "kaggle", lambda: jsonl(kaggle(), oversized_line(kaggle())),
+         "quarantine:unreadable", suffix=".json", check=size_named),
 ]  # fmt: skip
 
 

@@ -67,6 +67,8 @@ PARAMS = [
     Param("run --backend", lambda f: ["run", "--backend", INJ], (2,), "Invalid value"),
     Param("run --words", lambda f: ["run", "--words", INJ], (2,), "Invalid value"),
     Param("topics --words", lambda f: ["topics", "--full", "--words", INJ], (2,), "Invalid value"),
+    Param("topics --fit-budget", lambda f: ["topics", "--full", "--fit-budget", INJ], (2,),
+          "Invalid value"),
     Param("models build --backend", lambda f: ["models", "build", "--backend", INJ], (2,),
           "Invalid value"),
     Param("models build --models-dir", lambda f: ["models", "build", "--backend", "minilm",

@@ -12,10 +12,22 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import tracemalloc
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
+from html import escape
+from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
 import pytest
+from conftest import REPO
 from loopserve import serve
 from test_bad_input import ARABIC_INDIC, FULLWIDTH, GOOD, atom, atom_entry, oai, oai_record
 from typer.testing import CliRunner
@@ -30,8 +42,18 @@ from pipeline.records import (
     prepare_record,
     resolve_columns,
 )
+from pipeline.report.charts import (
+    corpus_figure,
+    share_figure,
+    small_multiples_figure,
+    sparkline_figure,
+    topic_map_figure,
+)
+from pipeline.report.swap import SITE_MARKER, remove_stale_builds, swap_in
 from pipeline.sources import arxiv_api, oai_pmh
 from pipeline.sources.fetch import Fetcher, FetchPolicy, SourceError
+from pipeline.sources.files import MAX_LINE_BYTES, read_paper_chunks, read_paper_file
+from pipeline.sources.kaggle import read_snapshot_chunks
 from pipeline.sources.xmlrecords import split_elements
 
 pytestmark = pytest.mark.reliability
@@ -329,3 +351,212 @@ def test_also_map_to_a_missing_column_is_refused_up_front(tmp_path):
 def test_also_map_to_an_existing_column_still_works():
     cols = resolve_columns(["id", "name", "summary"], {"title": "name"})
     assert cols["title"] == "name" and cols["abstract"] == "summary"
+
+
+# -- 3. concurrent renders of one site folder -----------------------------------------------------
+def _build(parent: Path, name: str, text: str) -> Path:
+    """A finished build folder as render_site leaves it before its swap."""
+    build = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
+    (build / SITE_MARKER).write_text("A site rendered by `trends report`.\n")
+    (build / "index.html").write_text(text)
+    return build
+
+
+_OTHER_RENDER = """
+import sys, tempfile
+from pathlib import Path
+from pipeline.report.swap import SITE_MARKER, remove_stale_builds, swap_in
+target = Path(sys.argv[1])
+remove_stale_builds(target)
+build = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+(build / SITE_MARKER).write_text("A site rendered by `trends report`.\\n")
+(build / "index.html").write_text("theirs")
+swap_in(build, target)
+"""
+
+
+def test_3_a_render_never_deletes_the_build_of_another_running_render(tmp_path):
+    target = tmp_path / "site"
+    swap_in(_build(tmp_path, "site", "old"), target)
+    remove_stale_builds(target)  # this process starts a render ...
+    mine = _build(tmp_path, "site", "mine")
+    # ... and another process (another home) renders the same folder from start to end
+    subprocess.run([sys.executable, "-c", _OTHER_RENDER, str(target)], check=True, timeout=120)
+    assert (target / "index.html").read_text() == "theirs"
+    assert (mine / "index.html").is_file()  # it used to delete this render's build
+    swap_in(mine, target)
+    assert (target / "index.html").read_text() == "mine"
+    # nothing left behind: the old site and the other render's build are gone, no stray link
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".site-")]
+    assert leftovers == [mine.name]
+
+
+def test_3_builds_of_killed_renders_are_removed_by_the_next_render_that_runs_alone(tmp_path):
+    target = tmp_path / "site"
+    swap_in(_build(tmp_path, "site", "live"), target)
+    killed = _build(tmp_path, "site", "killed")  # a render killed before its swap
+    (killed / "topics").mkdir()
+    (killed / "topics" / "1.html").write_text("half")
+    stray = tmp_path / f".site-link-{os.getpid() + 1}"
+    stray.symlink_to(killed.name)
+    remove_stale_builds(target)
+    new = _build(tmp_path, "site", "new")
+    swap_in(new, target)
+    assert (target / "index.html").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site-")] == [new.name]
+
+
+# -- 8. years from a nullable integer column ------------------------------------------------------
+@pytest.mark.parametrize("raw", [2019.0, "2019.0", "2019.00", np.float64(2019.0)])
+def test_8_a_year_read_as_a_float_is_a_year(raw):
+    assert parse_date(raw) == (date(2019, 1, 1), "year")
+
+
+@pytest.mark.parametrize("raw", [2019.5, "2019.5", "2019.0.0", float("inf")])
+def test_8_a_fractional_year_is_still_refused(raw):
+    with pytest.raises(ValueError):
+        parse_date(raw)
+
+
+def test_8_parquet_with_a_nullable_integer_year_column_stores_every_row(tmp_path):
+    path = tmp_path / "years.parquet"
+    years = [2019, None, 2020]  # pandas holds these as float64: 2019.0, NaN, 2020.0
+    pd.DataFrame(
+        {"id": ["y1", "y2", "y3"], "title": ["A", "B", "C"], "abstract": [GOOD["abstract"]] * 3,
+         "year": years}
+    ).to_parquet(path)  # fmt: skip
+    records, broken = read_paper_file(path)
+    batch = prepare_batch(records, "test")
+    assert broken == [] and batch.rejected.empty, batch.rejected.to_dict("records")
+    dated = batch.papers.set_index("paper_id")[["published", "date_precision"]]
+    assert dated.loc["y1"].tolist() == [date(2019, 1, 1), "year"]
+    assert dated.loc["y3"].tolist() == [date(2020, 1, 1), "year"]
+
+
+# -- 9. an oversized JSON Lines line is quarantined by its size, never read whole -----------------
+def test_9_an_oversized_line_is_quarantined_by_size_without_being_held(tmp_path):
+    limit = 2**20
+    path = tmp_path / "big.jsonl"
+    huge = json.dumps({**GOOD, "id": "2501.00002", "abstract": "word " * (8 * limit // 5)})
+    path.write_text(
+        json.dumps(GOOD) + "\n" + huge + "\n" + json.dumps({**GOOD, "id": "2501.00003"})
+    )
+    tracemalloc.start()
+    try:
+        chunks = list(read_paper_chunks(path, chunk_rows=2, max_line_bytes=limit))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * limit, f"peak {peak:,} bytes for a {len(huge):,}-byte line"
+    records = [r["id"] for c in chunks for r in c.records]
+    broken = [b for c in chunks for b in c.unreadable]
+    assert records == ["2501.00001", "2501.00003"]
+    [(lineno, text, reason)] = broken
+    assert lineno == 2 and len(text) <= 1024
+    assert f"line of {len(huge) + 1:,} bytes is over the {limit:,}-byte limit" in reason
+    assert chunks[-1].end == f"{path.stat().st_size}:3"  # the resume token counts every byte
+
+
+def test_9_the_kaggle_reader_quarantines_an_oversized_line_too(tmp_path):
+    path = tmp_path / "snapshot.json"
+    big = b'{"id": "2501.00009", "abstract": "' + b"w" * (MAX_LINE_BYTES + 10) + b'"}\n'
+    path.write_bytes(big + json.dumps({**GOOD, "categories": "cs.AI"}).encode() + b"\n")
+    [chunk] = list(read_snapshot_chunks(path))
+    assert [r["id"] for r in chunk.records] == [GOOD["id"]]
+    [(lineno, text, reason)] = chunk.unreadable
+    assert lineno == 1 and reason.startswith(f"line of {len(big):,} bytes is over")
+
+
+# -- 13. a UTF-8 byte-order mark --------------------------------------------------------------------
+def test_13_a_jsonl_file_with_a_byte_order_mark_keeps_its_first_record(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    second = {**GOOD, "id": "2501.00002"}
+    path.write_bytes(b"\xef\xbb\xbf" + (json.dumps(GOOD) + "\n" + json.dumps(second)).encode())
+    records, broken = read_paper_file(path)
+    assert broken == [] and [r["id"] for r in records] == [GOOD["id"], second["id"]]
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({**GOOD, "categories": "cs.AI"}).encode())
+    [chunk] = list(read_snapshot_chunks(path))  # the Kaggle reader shares the line decoder
+    assert chunk.unreadable == [] and [r["id"] for r in chunk.records] == [GOOD["id"]]
+
+
+# -- 15. no markup from the data reaches a chart ------------------------------------------------------
+PHISH = '<a href="https://evil.example/phish">click</a><img src=x onerror=alert(1)>'
+
+
+def _strings(node: object) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            yield from _strings(value)
+
+
+def _shares(key: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"source": PHISH, "period_grain": "month", "period_start": date(2025, m, 1),
+             key: s, "label": f"{PHISH} {s}", "papers": 5 + m, "denominator": 100,
+             "share": (5 + m) / 100, "ci_low": 0.01, "ci_high": 0.2, "is_partial": False,
+             "is_thin": False}
+            for s in (1, 2) for m in (1, 2, 3)
+        ]
+    )  # fmt: skip
+
+
+def test_15_theme_topic_and_source_names_reach_every_chart_as_text():
+    shares = _shares("theme_id")
+    corpus = shares.assign(papers_in_fit=shares["papers"])
+    points = pd.DataFrame(
+        {"paper_id": ["p1", "p2"], "x": [0.1, 0.2], "y": [0.3, 0.4], "topic_id": [1, -1],
+         "label": [PHISH, PHISH], "title": [PHISH, PHISH]}
+    )  # fmt: skip
+    figures = {
+        "share": share_figure(_shares("topic_id"), title=PHISH),
+        "theme share": share_figure(shares, title=PHISH, key="theme_id"),
+        "small multiples": small_multiples_figure(shares, key="theme_id"),
+        "corpus": corpus_figure(corpus),
+        "sparkline": sparkline_figure(_shares("topic_id").query("topic_id == 1")),
+        "map": topic_map_figure(points),
+    }
+    for name, fig in figures.items():
+        text = list(_strings(fig.to_plotly_json()))
+        live = [s for s in text if "<a " in s or "<img" in s or 'evil.example/phish">' in s]
+        assert not live, (name, live)
+    legend = [t.name for t in figures["corpus"].data] + [t.name for t in figures["map"].data]
+    assert escape(PHISH) in legend  # shown as written, not dropped
+
+
+# -- 16. report pages come out in the same order on every run -----------------------------------------
+def _report_rows(query: str, seed: int) -> tuple:
+    """Run a report query on one set of rows, inserted in an order shuffled by ``seed``.
+
+    Every topic has 3 member papers in each of its themes: ties everywhere. Four threads, as
+    in a real run: with one, DuckDB happens to keep the order the rows came in.
+    """
+    rng = random.Random(seed)
+    topics = rng.sample(range(1, 41), 40)
+    papers = rng.sample([(f"p{t}-{k}", t) for t in topics for k in range(3)], 120)
+    members = [(p, th) for p, t in papers for th in range(1, 6) if th == 1 or (t + th) % 2 == 0]
+    con = duckdb.connect()
+    con.execute("set threads = 4")
+    con.execute("create table topics (topic_run_id int, topic_id int, label text, stable_id int,"
+                " terms text, size int, npmi double)")  # fmt: skip
+    con.execute("create table paper_topics (paper_id text, topic_run_id int, topic_id int)")
+    con.execute("create table paper_themes (paper_id text, theme_id int, is_member bool,"
+                " similarity double)")  # fmt: skip
+    con.executemany("insert into topics values (1, ?, ?, ?, '', 30, 0.1)",
+                    [[t, f"t{t}", t] for t in topics])  # fmt: skip
+    con.executemany("insert into paper_topics values (?, 1, ?)", [list(r) for r in papers])
+    con.executemany("insert into paper_themes values (?, ?, true, 0.5)",
+                    [list(r) for r in rng.sample(members, len(members))])  # fmt: skip
+    sql = (REPO / "sql" / "report" / f"{query}.sql").read_text()
+    return tuple(con.execute(sql, {"topic_run_id": 1}).fetchall())
+
+
+@pytest.mark.parametrize("query", ["theme_topics", "topic_table"])
+def test_16_report_queries_order_their_ties(query):
+    runs = {_report_rows(query, seed) for seed in range(8)}
+    assert len(runs) == 1, f"{query}: {len(runs)} different orders of the same rows"

@@ -325,3 +325,13 @@ def test_sparkline_figure_band_and_line():
     assert [c[0] for c in line.customdata] == list(ordered["papers"])
     assert _dates(line.x) == _dates(ordered["period_start"])
     assert fig.layout.xaxis.visible is False and fig.layout.yaxis.visible is False
+
+
+def test_source_names_and_titles_are_shown_as_text_not_markup():
+    link = '<a href="https://evil.example/phish">arxiv</a>'
+    corpus = _corpus().replace({"source": {"arxiv": link}})
+    names = [t.name for t in corpus_figure(corpus).data]
+    assert "&lt;a href=&quot;https://evil.example/phish&quot;&gt;arxiv&lt;/a&gt;" in names
+    assert not any("<a" in n for n in names)
+    fig = share_figure(topic_shares(), title=link)
+    assert fig.layout.title.text.startswith("&lt;a href=")
