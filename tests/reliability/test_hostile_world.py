@@ -543,11 +543,11 @@ def _report_rows(query: str, seed: int) -> tuple:
     con = duckdb.connect()
     con.execute("set threads = 4")
     con.execute("create table topics (topic_run_id int, topic_id int, label text, stable_id int,"
-                " terms text, size int, npmi double)")  # fmt: skip
+                " terms text, size int, npmi double, name text, area_id int)")  # fmt: skip
     con.execute("create table paper_topics (paper_id text, topic_run_id int, topic_id int)")
     con.execute("create table paper_themes (paper_id text, theme_id int, is_member bool,"
                 " similarity double)")  # fmt: skip
-    con.executemany("insert into topics values (1, ?, ?, ?, '', 30, 0.1)",
+    con.executemany("insert into topics values (1, ?, ?, ?, '', 30, 0.1, null, null)",
                     [[t, f"t{t}", t] for t in topics])  # fmt: skip
     con.executemany("insert into paper_topics values (?, 1, ?)", [list(r) for r in papers])
     con.executemany("insert into paper_themes values (?, ?, true, 0.5)",
