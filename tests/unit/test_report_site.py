@@ -40,7 +40,11 @@ def test_pages_and_assets(site):
     out, summary = site
     assert (out / "index.html").is_file() and (out / "about.html").is_file()
     assert (out / "map.html").is_file() and (out / "assets" / "search-index.js").is_file()
-    assert sorted(p.name for p in (out / "topics").iterdir()) == ["0.html", "1.html", "outliers.html"]
+    assert sorted(p.name for p in (out / "topics").iterdir()) == [
+        "0.html",
+        "1.html",
+        "outliers.html",
+    ]
     assert (out / "assets" / "plotly.min.js").stat().st_size > 1_000_000
     assert summary.pages == 7  # index, about, map, since-last-fit, 3 topics
 
