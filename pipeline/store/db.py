@@ -29,6 +29,18 @@ from pipeline.store.sqlfiles import (
 
 Params = Mapping[str, Any] | Sequence[Any] | None
 
+# A reader that runs SQL typed by a person (`trends sql`) sees the database file and nothing
+# else: no COPY TO / EXPORT, no read_text / read_csv / glob of other files, no ATTACH, no URL,
+# no INSTALL or LOAD of an extension (DuckDB's "Securing DuckDB" settings). Set when the
+# database opens (its own file stays readable) and locked, so a query cannot SET them back.
+SEALED_CONFIG: dict[str, str | bool] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
 
 class Store:
     """A DuckDB connection with the project's conventions.
@@ -36,17 +48,27 @@ class Store:
     Use :func:`open_writer` or :func:`open_reader` rather than the constructor.
     """
 
-    def __init__(self, path: Path, *, read_only: bool, memory_limit: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read_only: bool,
+        memory_limit: str | None = None,
+        sealed: bool = False,
+    ) -> None:
         self.path = Path(path)
         self.read_only = read_only
-        config = {"memory_limit": memory_limit} if memory_limit else {}
+        config: dict[str, str | bool] = {"preserve_insertion_order": True}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if sealed:
+            config.update(SEALED_CONFIG)
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise StoreLockedError(
                 f"cannot open {self.path}: {exc}. Query the published copy with `trends sql`."
             ) from exc
-        self.con.execute("set preserve_insertion_order = true")
 
     # -- schema -------------------------------------------------------------------------------
     def migrate(self) -> list[str]:
@@ -311,11 +333,15 @@ def open_writer(
 
 @contextmanager
 def open_reader(path: Path) -> Iterator[Store]:
-    """Open a database read-only (the published copy, for readers)."""
+    """Open a database read-only (the published copy, for readers), sealed.
+
+    The connection reaches no file but the database and no network (:data:`SEALED_CONFIG`):
+    a query that tries fails with DuckDB's ``Permission Error: ... disabled by configuration``.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no database at {path}; run `trends run` or `trends publish`")
-    store = Store(path, read_only=True)
+    store = Store(path, read_only=True, sealed=True)
     try:
         yield store
     finally:

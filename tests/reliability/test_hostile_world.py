@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,7 +28,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO
+from conftest import REPO, TOY_ROWS, seed_toy_fit, seed_toy_themes
 from loopserve import serve
 from test_bad_input import ARABIC_INDIC, FULLWIDTH, GOOD, atom, atom_entry, oai, oai_record
 from typer.testing import CliRunner
@@ -560,3 +561,65 @@ def _report_rows(query: str, seed: int) -> tuple:
 def test_16_report_queries_order_their_ties(query):
     runs = {_report_rows(query, seed) for seed in range(8)}
     assert len(runs) == 1, f"{query}: {len(runs)} different orders of the same rows"
+
+
+# -- also: `trends sql` reaches neither the file system nor the network -----------------------------
+EXAMPLES = sorted((REPO / "sql" / "examples").glob("*.sql"))
+SEALED = re.compile(r"disabled (by|through) configuration|configuration has been locked")
+
+
+@pytest.fixture(scope="module")
+def published_home(tmp_path_factory) -> Path:
+    """A home whose published database holds a small fit, themes and marts."""
+    from pipeline.store import open_writer
+    from pipeline.trends import MartRules, build_marts
+
+    home = tmp_path_factory.mktemp("published")
+    with open_writer(home / "trends.duckdb") as store:
+        seed_toy_fit(store, TOY_ROWS)
+        seed_toy_themes(store, {"diffusion-models": {"p01", "p05", "p07"}})
+        build_marts(store, rules=MartRules(thin_min_papers=0, thin_fraction=0.0))
+    return home
+
+
+def _sql(home: Path, query: str, *args: str):
+    # `--` ends the options: a query that starts with a comment is not read as one
+    return CliRunner().invoke(app, ["--home", str(home), "sql", *args, "--", query])
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "copy papers to '{out}/papers.csv'",
+        "copy (select 1) to '{out}/one.parquet' (format parquet)",
+        "export database '{out}/dump'",
+        "select * from read_text('/etc/passwd')",
+        "select * from read_csv('/etc/passwd')",
+        "select * from glob('/etc/*')",
+        "install httpfs",
+        "load httpfs",
+        "attach '{out}/other.duckdb' as other",
+        "set enable_external_access = true",
+        "set lock_configuration = false",
+    ],
+)
+def test_also_trends_sql_reaches_neither_files_nor_network(published_home, tmp_path, statement):
+    result = _sql(published_home, statement.format(out=tmp_path))
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 1, result.output
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert SEALED.search(lines[0]), lines[0]
+    assert "root:" not in result.output and list(tmp_path.iterdir()) == []
+
+
+def test_also_trends_sql_still_answers_queries(published_home):
+    result = _sql(published_home, "select count(*) as n from papers", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["n", str(len(TOY_ROWS))]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_also_every_documented_example_runs_through_trends_sql(published_home, example):
+    result = _sql(published_home, example.read_text(encoding="utf-8"), "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.stdout), list)
