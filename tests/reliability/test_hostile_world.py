@@ -56,6 +56,7 @@ from pipeline.sources.fetch import Fetcher, FetchPolicy, SourceError
 from pipeline.sources.files import MAX_LINE_BYTES, read_paper_chunks, read_paper_file
 from pipeline.sources.kaggle import read_snapshot_chunks
 from pipeline.sources.xmlrecords import split_elements
+from pipeline.themes import ThemeFileError, load_themes
 
 pytestmark = pytest.mark.reliability
 COLS = resolve_columns(["id", "title", "abstract", "published", "authors", "url", "venue"])
@@ -623,3 +624,35 @@ def test_also_every_documented_example_runs_through_trends_sql(published_home, e
     result = _sql(published_home, example.read_text(encoding="utf-8"), "--format", "json")
     assert result.exit_code == 0, result.output
     assert isinstance(json.loads(result.stdout), list)
+
+
+# -- also: a keyword is matched in linear time or refused --------------------------------------------
+# Each would backtrack exponentially in Python's `re` on a long run of its letters; none is RE2.
+BACKTRACKING = [r"(a+)+b(?=c)", r"(\w+)+\1", r"(?<!non-)(x+x+)+y", r"((ab)*|a)+(?!z)$"]
+
+
+def _themes_file(tmp_path: Path, field: str, pattern: str) -> Path:
+    path = tmp_path / "themes.toml"
+    path.write_text(
+        f'[[theme]]\nid = "evil"\nname = "Evil"\nseeds = ["s"]\n{field} = [\'ok\', \'{pattern}\']\n'
+    )
+    return path
+
+
+@pytest.mark.parametrize("field", ["keywords", "require"])
+@pytest.mark.parametrize("pattern", BACKTRACKING)
+def test_also_a_keyword_re2_cannot_run_is_refused_when_themes_load(tmp_path, field, pattern):
+    path = _themes_file(tmp_path, field, pattern)
+    with pytest.raises(ThemeFileError) as caught:
+        load_themes(path)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 600, message
+    assert f"theme evil: {field}: keyword {pattern!r}" in message, message
+    assert "RE2" in message, message
+
+
+def test_also_a_nested_quantifier_re2_runs_is_kept_and_matched_in_linear_time(tmp_path):
+    [theme] = load_themes(_themes_file(tmp_path, "keywords", "(a+)+$"))
+    # 40 letters: Python's `re` would take about 2^40 steps here; RE2 takes 40
+    hostile = "a" * 40 + "!"
+    assert theme.evidence([hostile, "ok then", "aaaa"]).tolist() == [False, True, True]

@@ -62,6 +62,10 @@ def test_default_themes_file_is_valid_and_has_the_named_themes():
             "duplicate",
         ),
         ("[[theme]\n", "not valid TOML"),
+        (  # RE2 rejects look-behind: refused, never run by Python's backtracking `re`
+            '[[theme]]\nid = "x"\nname = "X"\nseeds = ["a"]\nkeywords = ["(?<!non-)convex"]\n',
+            "keywords: keyword '.*non-.convex' cannot be matched by RE2",
+        ),
     ],
 )
 def test_bad_themes_files_name_the_theme_and_the_reason(tmp_path, body, message):
@@ -123,8 +127,6 @@ def test_score_papers_uses_the_same_evidence_as_calibration():
         (["lottery tickets?"], "the lottery ticket hypothesis", True),
         (["diffusion"], "Diffusion-based sampling", True),
         (["diffusion"], "diffusions", False),
-        (["(?<!non-)convex"], "a convex relaxation", True),  # RE2 rejects look-behind: re
-        (["(?<!non-)convex"], "a non-convex problem", False),
         (["denois\\w*"], "", False),
     ],
 )
