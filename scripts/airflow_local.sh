@@ -18,6 +18,10 @@
 #   AIRFLOW_DAGS_FOLDER    default <repo>/dags
 #   TRENDS_NOTIFY_*        where failed tasks are reported (see .env.example); passed through
 #   AIRFLOW_START_TIMEOUT  seconds to wait for the API, default 180
+#
+# AIRFLOW_HOME holds the admin password in plain text (Airflow's simple auth manager), the
+# generated airflow.cfg and env.sh: `start` makes the folder and those files its owner's only
+# (0700, 0600); Airflow itself would write the password file 0644.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +34,7 @@ PIDS="$AIRFLOW_HOME/pids"
 LOGS="$AIRFLOW_HOME/logs"
 PROCESSES=(api-server scheduler dag-processor triggerer)
 POOL=trends_writer
+PASSWORDS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated}"
 
 export AIRFLOW__CORE__DAGS_FOLDER="$(realpath -m "${AIRFLOW_DAGS_FOLDER:-$REPO/dags}")"
 # plugins/trends_report.py: the published report in the UI (a "Trends report" nav entry)
@@ -71,7 +76,7 @@ running() {
 }
 
 password() {
-  "$BIN/python" - "$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated" <<'EOF'
+  "$BIN/python" - "$PASSWORDS" <<'EOF'
 import json, sys
 try:
     with open(sys.argv[1]) as fh:
@@ -79,6 +84,19 @@ try:
 except OSError:
     print("?")
 EOF
+}
+
+# The folder and its secrets readable by their owner only. The password file is created empty
+# (0600) before the API server first starts: Airflow opens it for appending, so it keeps the mode;
+# files made by an earlier start (0644) are narrowed here too.
+protect() {
+  chmod go-rwx "$AIRFLOW_HOME"
+  [[ -e "$PASSWORDS" ]] || (umask 077 && : >>"$PASSWORDS")
+  local file
+  for file in "$PASSWORDS" "$AIRFLOW_HOME/airflow.cfg" "$AIRFLOW_HOME/env.sh"; do
+    [[ -e "$file" ]] && chmod 600 "$file"
+  done
+  return 0
 }
 
 write_env() {
@@ -92,6 +110,7 @@ write_env() {
 
 start() {
   mkdir -p "$AIRFLOW_HOME" "$PIDS" "$LOGS"
+  protect
   if running; then
     say "already running at $URL (pids in $PIDS); stop it with: make airflow-stop"
     return 0
@@ -108,6 +127,7 @@ start() {
     >"$LOGS/pools.log" 2>&1 ||
     { say "creating pool $POOL failed; see $LOGS/pools.log"; return 1; }
   write_env
+  protect
 
   # Each process gets its own process group (job control on), so `stop` can end its children
   # (task supervisors, parsing processes, uvicorn workers) with it.
@@ -142,10 +162,11 @@ start() {
     fi
     sleep 1
   done
+  protect
   say "up in $((SECONDS - t0))s: api-server, scheduler, dag-processor, triggerer (pids in $PIDS)"
   say "UI:       $URL"
   say "report:   $URL/trends-report/  (the \"Trends report\" entry of the UI's navigation)"
-  say "login:    admin / $(password)   (from $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated)"
+  say "login:    admin / $(password)   (from $PASSWORDS, mode 0600)"
   say "logs:     $LOGS"
   say "CLI:      source $AIRFLOW_HOME/env.sh && $BIN/airflow dags list"
   say "stop:     make airflow-stop"

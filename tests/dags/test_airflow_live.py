@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -169,6 +170,17 @@ def test_only_the_api_port_listens_and_only_on_loopback(live):
         if owners & group:
             ours.append(line.split()[3])
     assert ours == [f"127.0.0.1:{live.port}"], out
+
+
+def test_the_admin_password_and_airflow_home_are_private_to_their_owner(live):
+    """The generated admin password is plain text: nobody but its owner may read it."""
+    passwords = live.airflow_home / "simple_auth_manager_passwords.json.generated"
+    assert stat.S_IMODE(passwords.stat().st_mode) == 0o600, oct(passwords.stat().st_mode)
+    assert stat.S_IMODE(live.airflow_home.stat().st_mode) & 0o077 == 0  # no listing, no entry
+    for name in ("airflow.cfg", "env.sh"):  # generated secrets, the environment
+        path = live.airflow_home / name
+        if path.exists():
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, (name, oct(path.stat().st_mode))
 
 
 def test_writer_pool_exists_with_one_slot(api):
