@@ -21,7 +21,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ from pipeline.themes import Theme, assign_themes, theme_vectors
 from pipeline.trends import MartRules, build_marts
 
 if TYPE_CHECKING:
+    from pipeline.config import Settings
     from pipeline.embed import Embedder
 
 RISING = ("new", "emerging", "growing", "up")
@@ -581,3 +582,75 @@ def save_backtest(
 def latest_scores(store: Store, grain: str | None = None) -> pd.DataFrame:
     """The scores of the latest backtest run (of ``grain`` when given)."""
     return store.query_file("backtest/scores", {"period_grain": grain})
+
+
+def backtest_stage(
+    store: Store, settings: Settings, params: BacktestParams, say: Callable[[str], None] = print
+) -> list[str]:
+    """The backtest as the CLI and a DAG task call it: the fit's backend, the themes file.
+
+    Returns the summary line and the score table (:func:`score_lines`).
+    """
+    from pipeline.embed import make_embedder, model_name
+    from pipeline.runner import fit_settings
+    from pipeline.themes import load_themes
+
+    settings = fit_settings(store, settings)
+    backend = settings.embedding_backend
+    params = replace(params, rules=replace(params.rules, decisions=settings.decisions))
+    summary = run_backtest(
+        store,
+        load_themes(settings.themes_file),
+        model_name(backend),
+        params,
+        lambda: make_embedder(backend, settings.embed_batch_size),
+        say=say,
+    )
+    return [summary.line(), *score_lines(summary.scores, params.tune_until)]
+
+
+METHOD_NAMES = {
+    "status": "our statuses",
+    "last_change": "baseline: last period's change",
+    "count_growth": "baseline: raw count growth",
+}
+
+
+def score_lines(scores: pd.DataFrame, tune_until: int | None) -> list[str]:
+    """Precision of rising calls at +1/+2/+3 periods and lead time, ours next to the baselines."""
+    lines = [
+        f"tuning split: rules may be tuned on yearly cut-offs up to {tune_until};"
+        " scores below are on later cut-offs (and every monthly one)"
+        if tune_until is not None
+        else "no tuning split: every cut-off is scored"
+    ]
+    for split in ("scored", "tuning"):
+        part = scores[scores["split"] == split]
+        if part.empty:
+            continue
+        lines.append(f"[{split}] method | rising calls: precision +1 / +2 / +3 (n) | lead time")
+        for method, name in METHOD_NAMES.items():
+            mine = part[part["method"] == method]
+            cells = []
+            for h in HORIZONS:
+                row = mine[
+                    (mine["metric"] == "precision")
+                    & (mine["status"] == "rising")
+                    & (mine["horizon"] == h)
+                ]
+                cells.append(_cell(row))
+            lead = mine[mine["metric"] == "lead_time"]
+            lead_text = (
+                f"median {lead['value'].iloc[0]:.1f} periods ({int(lead['n'].iloc[0])} series)"
+                if not lead.empty and pd.notna(lead["value"].iloc[0])
+                else "-"
+            )
+            lines.append(f"  {name}: {' / '.join(cells)} | {lead_text}")
+    return lines
+
+
+def _cell(row: pd.DataFrame) -> str:
+    if row.empty or not int(row["n"].iloc[0]):
+        return "- (0)"
+    r = row.iloc[0]
+    return f"{r['value']:.2f} [{r['ci_low']:.2f}-{r['ci_high']:.2f}] ({int(r['n'])})"
