@@ -28,6 +28,7 @@ from pipeline.report.charts import (
     sparkline_figure,
     topic_map_figure,
 )
+from pipeline.report.track_record import TrackRecord, load_track_record, write_track_record
 from pipeline.store import Store, load_sql
 from pipeline.topics.persistence import current_topic_run
 
@@ -369,7 +370,7 @@ def render_site(store: Store, out_dir: Path, options: ReportOptions | None = Non
     build.chmod(0o755)  # mkdtemp makes it private; a static file server must read it
     try:
         (build / SITE_MARKER).write_text("A site rendered by `trends report`.\n")
-        pages = _write_pages(data, build)
+        pages = _write_pages(data, build, load_track_record(store))
         crash_point("middle")  # test-only crash points (pipeline/faults.py)
         _copy_assets(build)
         size = sum(f.stat().st_size for f in build.rglob("*") if f.is_file())
@@ -536,7 +537,7 @@ def _series_panels(
     return panels
 
 
-def _write_pages(data: ReportData, build: Path) -> int:
+def _write_pages(data: ReportData, build: Path, track: TrackRecord | None = None) -> int:
     common = {
         "run": data.run,
         "build_info": data.build,
@@ -635,6 +636,7 @@ def _write_pages(data: ReportData, build: Path) -> int:
             )
         },
     )
+    write_track_record(out, track or TrackRecord(pd.DataFrame(), pd.DataFrame(), pd.DataFrame()))
     return out.pages
 
 

@@ -216,3 +216,36 @@ def test_outcomes_read_the_later_cutoffs_marts():
     out = attach_outcomes(calls, results, "year")
     assert out.loc[0, "outcome_1"] == "up" and out.loc[0, "change_1"] == pytest.approx(0.2)
     assert out.loc[0, "outcome_2"] is None
+
+
+def test_track_record_page_shows_scores_calls_and_is_linked(store, tmp_path):
+    from conftest import TOY_ROWS, seed_toy_fit
+
+    from pipeline.report.site import render_site
+    from pipeline.trends import build_marts
+
+    hostile = "<script>alert(1)</script>"
+    seed_toy_fit(store, TOY_ROWS)
+    build_marts(store)
+    out = tmp_path / "site"
+    render_site(store, out)
+    page = (out / "track_record.html").read_text()
+    assert "No backtest yet" in page and "trends backtest" in page
+    assert 'href="track_record.html"' in (out / "index.html").read_text()
+
+    frame, q = synthetic_papers()
+    load(store, frame)
+    themes = themes_for(store, q)
+    params = BacktestParams(date(2012, 1, 1), date(2015, 1, 1), tune_until=2013, fit_budget=600)
+    run_backtest(store, themes, MODEL, params, no_embedder, scratch_dir=tmp_path)
+    store.execute("update backtest_calls set label = ? where series_id = 'graphs'", [hostile])
+    store.execute("update backtest_calls set kind = 'topic' where series_id = 'graphs'")
+    render_site(store, out)
+    page = (out / "track_record.html").read_text()
+    assert "No backtest yet" not in page
+    assert "Scored cut-offs" in page and "Tuning cut-offs (not a score)" in page
+    assert "baseline: raw count growth" in page and "baseline: last period" in page
+    assert "Tuning split: the rules may be tuned on cut-offs up to 2013" in page
+    assert hostile not in page and "&lt;script&gt;" in page
+    assert "<td>2014-12-31</td>" in page  # the list of past calls, latest cut-offs first
+    assert page.index("<td>2015-12-31</td>") < page.index("<td>2014-12-31</td>")

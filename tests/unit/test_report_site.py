@@ -42,7 +42,7 @@ def test_pages_and_assets(site):
     assert (out / "map.html").is_file() and (out / "assets" / "search-index.js").is_file()
     assert sorted(p.name for p in (out / "topics").iterdir()) == ["-1.html", "0.html", "1.html"]
     assert (out / "assets" / "plotly.min.js").stat().st_size > 1_000_000
-    assert summary.pages == 6  # index, about, map, 3 topics
+    assert summary.pages == 7  # index, about, map, track record, 3 topics
 
 
 def test_about_page_states_the_fit_as_it_was_made(store, tmp_path):
