@@ -92,7 +92,11 @@ def other_metrics(scores: pd.DataFrame, grain: str, split: str) -> list[dict[str
 def write_track_record(out: PageWriter, track: TrackRecord) -> None:
     """Render ``track_record.html`` from the latest backtest of each grain."""
     grains = []
-    for run in track.runs.to_dict("records"):
+    runs = track.runs.copy()
+    for column in ("date_from", "date_to"):
+        if column in runs:
+            runs[column] = pd.to_datetime(runs[column]).dt.date
+    for run in runs.to_dict("records"):
         grain = str(run["period_grain"])
         splits = [
             {
