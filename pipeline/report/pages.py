@@ -39,6 +39,7 @@ from pipeline.report.topic_pages import (
     topic_page_names,
     topic_page_of,
 )
+from pipeline.report.track_record import TrackRecord, write_track_record
 from pipeline.store import load_sql
 
 MAIN_CHART_TOPICS = 6
@@ -251,8 +252,8 @@ def _series_panels(
     return panels
 
 
-def write_pages(data: ReportData, build: Path) -> int:
-    """Every page of the site into ``build``; returns how many were written."""
+def write_pages(data: ReportData, build: Path, track: TrackRecord | None = None) -> int:
+    """Every page of the site into ``build`` (with the backtests' track record, if any)."""
     pages = topic_page_names(data.topics)
     common = {
         "topic_page": topic_page_of(pages),
@@ -366,6 +367,7 @@ def write_pages(data: ReportData, build: Path) -> int:
             )
         },
     )
+    write_track_record(out, track or TrackRecord(pd.DataFrame(), pd.DataFrame(), pd.DataFrame()))
     return out.pages
 
 

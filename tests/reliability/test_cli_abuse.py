@@ -57,6 +57,7 @@ def files(tmp: Path) -> dict:
     return {"tmp": tmp, "good": str(good), "snapshot": str(snapshot), "page": str(page)}
 
 
+BT = ["backtest", "--from", "2024-01-01", "--to", "2025-01-01"]
 PARAMS = [
     Param("--home", lambda f: ["--home", str(f["tmp"] / INJ), "init"], (0,)),
     Param("--data-dir", lambda f: ["--data-dir", INJ, "run"], (1,), "no such file"),
@@ -146,6 +147,14 @@ PARAMS = [
     Param("ingest page --source", lambda f: ["ingest", "page", f["page"], "--source", INJ], (0,)),
     Param("themes calibrate --labels", lambda f: ["themes", "calibrate", "--labels", INJ + ".csv"],
           (1,), "No such file"),
+    Param("backtest --from", lambda f: ["backtest", "--from", INJ, "--to", "2025-01-01"], (2,),
+          "is not a date"),
+    Param("backtest --to", lambda f: ["backtest", "--from", "2025-01-01", "--to", INJ], (2,),
+          "is not a date"),
+    Param("backtest --grain", lambda f: [*BT, "--grain", INJ], (2,), "backtest grain"),
+    Param("backtest --tune-until", lambda f: [*BT, "--tune-until", INJ], (2,), "Invalid value"),
+    Param("backtest --topics", lambda f: [*BT, "--topics", INJ], (2,), "backtest topics"),
+    Param("backtest --fit-budget", lambda f: [*BT, "--fit-budget", INJ], (2,), "Invalid value"),
 ]  # fmt: skip
 
 

@@ -46,7 +46,7 @@ def test_pages_and_assets(site):
         "outliers.html",
     ]
     assert (out / "assets" / "plotly.min.js").stat().st_size > 1_000_000
-    assert summary.pages == 7  # index, about, map, since-last-fit, 3 topics
+    assert summary.pages == 8  # index, about, map, since-last-fit, track record, 3 topics
 
 
 def test_about_page_states_the_fit_as_it_was_made(store, tmp_path):
