@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 
@@ -147,7 +148,7 @@ def load_report_data(store: Store, options: ReportOptions | None = None) -> Repo
 
     return ReportData(
         run=records(run)[0],
-        build=records(store.query_file("report/mart_build"))[0],
+        build=_clock_times(records(store.query_file("report/mart_build"))[0]),
         options=options,
         views=views,
         topics=store.query_file("report/topic_table", params),
@@ -241,3 +242,11 @@ def movers_since(
     grew = ok[ok["ratio"] > 1].nlargest(HEADLINE_TOPICS, "ratio")
     faded = ok[ok["ratio"] < 1].nsmallest(HEADLINE_TOPICS, "ratio")
     return grew, faded
+
+
+def _clock_times(row: dict) -> dict:
+    """Timestamps as the rest of the site shows them (to the minute, UTC), not raw microseconds."""
+    return {
+        k: v.strftime("%Y-%m-%d %H:%M UTC") if isinstance(v, pd.Timestamp | datetime) else v
+        for k, v in row.items()
+    }
