@@ -72,29 +72,36 @@ class Started:
 def airflow_stack(env: dict[str, str]) -> Iterator[Started]:
     """Start the stack with ``env`` (see `stack_env`); stop it, and then any recorded pid left.
 
-    Fails (after stopping) unless the script started and wrote the admin password.
+    Fails (after stopping) unless the script started and wrote the admin password. Stops what
+    the script recorded also when the start fails or is interrupted.
     """
     airflow_home = Path(env["AIRFLOW_HOME"])
-    started = subprocess.run(
-        [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=600
-    )
     pid_dir = airflow_home / "pids"
-    pids = {
-        name: int((pid_dir / f"{name}.pid").read_text())
-        for name in PROCESSES
-        if (pid_dir / f"{name}.pid").exists()
-    }
+    pids: dict[str, int] = {}
     try:
+        started = subprocess.run(
+            [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=600
+        )
+        pids.update(_recorded_pids(pid_dir))
         assert started.returncode == 0, started.stdout + started.stderr
         password = json.loads(
             (airflow_home / "simple_auth_manager_passwords.json.generated").read_text()
         )["admin"]
         yield Started(started.stdout, password, pids)
     finally:
+        pids.update(_recorded_pids(pid_dir))  # also when the start itself was interrupted
         subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=180)
         for pid in pids.values():  # last resort, only for the pids the script recorded
             if alive(pid):
                 os.killpg(pid, signal.SIGKILL)
+
+
+def _recorded_pids(pid_dir: Path) -> dict[str, int]:
+    return {
+        name: int((pid_dir / f"{name}.pid").read_text())
+        for name in PROCESSES
+        if (pid_dir / f"{name}.pid").exists()
+    }
 
 
 def goto(page, url: str) -> None:
@@ -109,6 +116,24 @@ def goto(page, url: str) -> None:
             if "interrupted by another navigation" not in str(exc) or attempt == 4:
                 raise
             page.wait_for_load_state("networkidle")
+
+
+@contextmanager
+def signed_in_page(pw, chromium: str, url: str, password: str, *, width: int) -> Iterator:
+    """A page of headless ``chromium`` (Playwright ``pw``), signed in to the UI at ``url``.
+
+    The browser closes when the block ends.
+    """
+    browser = pw.chromium.launch(
+        executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu"]
+    )
+    try:
+        page = browser.new_page(viewport={"width": width, "height": 1000})
+        page.set_default_timeout(60_000)
+        sign_in(page, url, password)
+        yield page
+    finally:
+        browser.close()
 
 
 def sign_in(page, url: str, password: str) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from airflow_stack import airflow_stack, free_port, goto, sign_in, stack_env
+from airflow_stack import airflow_stack, free_port, goto, signed_in_page, stack_env
 from conftest import REPO, TOY_ROWS, seed_toy_fit
 
 sys.path.insert(0, str(REPO / "tests" / "dags"))
@@ -162,51 +162,44 @@ def test_a_code_error_fails_once_notifies_and_the_report_is_in_the_nav(airflow, 
     for dag_id in DAG_IDS:  # what the DAG list shows under each name
         assert dags[dag_id]["description"], dag_id
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            sign_in(page, airflow["url"], airflow["password"])
+    with (
+        sync_playwright() as pw,
+        signed_in_page(pw, CHROMIUM, airflow["url"], airflow["password"], width=1400) as page,
+    ):
+        # Done-when 3: the DAG list shows each DAG's description (on its name, as a tooltip)
+        goto(page, f"{airflow['url']}/dags")
+        for dag_id in sorted(DAG_IDS):
+            page.get_by_role("link", name=dag_id, exact=True).hover()
+            tip = page.get_by_role("tooltip").filter(has_text=dags[dag_id]["description"])
+            expect(tip).to_be_visible()
+            page.mouse.move(0, 0)
+            expect(tip).to_be_hidden()
+        page.get_by_role("link", name="trends_report", exact=True).hover()
+        page.screenshot(path=str(ARTIFACTS / "1_dag_list_description.png"))
 
-            # Done-when 3: the DAG list shows each DAG's description (on its name, as a tooltip)
-            goto(page, f"{airflow['url']}/dags")
-            for dag_id in sorted(DAG_IDS):
-                page.get_by_role("link", name=dag_id, exact=True).hover()
-                tip = page.get_by_role("tooltip").filter(has_text=dags[dag_id]["description"])
-                expect(tip).to_be_visible()
-                page.mouse.move(0, 0)
-                expect(tip).to_be_hidden()
-            page.get_by_role("link", name="trends_report", exact=True).hover()
-            page.screenshot(path=str(ARTIFACTS / "1_dag_list_description.png"))
+        # trigger the drill from its page
+        goto(page, f"{airflow['url']}/dags/notify_drill")
+        page.get_by_role("button", name="Trigger").first.click()
+        page.get_by_role("dialog").get_by_test_id("trigger-dag-submit").click()
+        page.wait_for_url(f"{airflow['url']}/dags/notify_drill/runs/manual__*")
+        run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
+        badge = page.get_by_test_id("header-card").get_by_test_id("state-badge")
+        deadline = time.monotonic() + WAIT_S
+        while badge.inner_text().strip() not in {"Failed", "Success"}:
+            assert time.monotonic() < deadline, "the run page did not show an end state"
+            time.sleep(3)
+            goto(page, page.url)
+        expect(badge).to_have_text("Failed")
+        page.screenshot(path=str(ARTIFACTS / "2_run_failed.png"))
 
-            # trigger the drill from its page
-            goto(page, f"{airflow['url']}/dags/notify_drill")
-            page.get_by_role("button", name="Trigger").first.click()
-            page.get_by_role("dialog").get_by_test_id("trigger-dag-submit").click()
-            page.wait_for_url(f"{airflow['url']}/dags/notify_drill/runs/manual__*")
-            run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
-            badge = page.get_by_test_id("header-card").get_by_test_id("state-badge")
-            deadline = time.monotonic() + WAIT_S
-            while badge.inner_text().strip() not in {"Failed", "Success"}:
-                assert time.monotonic() < deadline, "the run page did not show an end state"
-                time.sleep(3)
-                goto(page, page.url)
-            expect(badge).to_have_text("Failed")
-            page.screenshot(path=str(ARTIFACTS / "2_run_failed.png"))
-
-            # the report, from the navigation entry
-            page.get_by_role("link", name="Trends report").first.click()
-            page.wait_for_url(f"{airflow['url']}/plugin/trends-report")
-            frame = page.frame_locator("iframe").first
-            expect(frame.locator("h1").first).to_contain_text("What is rising and fading")
-            charts = frame.locator("[data-figure]")
-            expect(charts.first).to_have_attribute("data-drawn", "true", timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "3_report_in_nav.png"))
-        finally:
-            browser.close()
+        # the report, from the navigation entry
+        page.get_by_role("link", name="Trends report").first.click()
+        page.wait_for_url(f"{airflow['url']}/plugin/trends-report")
+        frame = page.frame_locator("iframe").first
+        expect(frame.locator("h1").first).to_contain_text("Which research themes grow and fade")
+        charts = frame.locator("[data-figure]")
+        expect(charts.first).to_have_attribute("data-drawn", "true", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "3_report_in_nav.png"))
 
     # failed once: one try, no retry, though the task allows two
     tis = api_get(airflow, f"dags/notify_drill/dagRuns/{run_id}/taskInstances")

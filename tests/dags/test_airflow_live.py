@@ -26,7 +26,15 @@ from urllib.parse import unquote
 import duckdb
 import httpx
 import pytest
-from airflow_stack import PROCESSES, airflow_stack, alive, free_port, goto, sign_in, stack_env
+from airflow_stack import (
+    PROCESSES,
+    airflow_stack,
+    alive,
+    free_port,
+    goto,
+    signed_in_page,
+    stack_env,
+)
 from conftest import ARXIV, REPO, trends_bin
 
 pytestmark = pytest.mark.e2e
@@ -326,42 +334,36 @@ def test_operator_triggers_ingest_from_the_trigger_form_and_every_dag_succeeds(l
 
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.set_default_timeout(60_000)
-            sign_in(page, live.url, live.password)
-            goto(page, f"{live.url}/dags/trends_ingest")
+    with (
+        sync_playwright() as pw,
+        signed_in_page(pw, CHROMIUM, live.url, live.password, width=1300) as page,
+    ):
+        goto(page, f"{live.url}/dags/trends_ingest")
 
-            page.get_by_role("button", name="Trigger").first.click()
-            dialog = page.get_by_role("dialog")
-            dialog.get_by_text("Sample size").wait_for()
-            form_text = dialog.inner_text()
-            # The number field is labelled; the date fields are found by their param names
-            # (Airflow's form labels point at other ids for them).
-            dialog.get_by_role("spinbutton", name="Sample size").fill(str(UI_SAMPLE))
-            dialog.locator("#element_date_from").fill(UI_FROM)
-            dialog.locator("#element_date_to").fill(UI_TO)
-            page.screenshot(path=str(shots / "1_trigger_form.png"))
-            dialog.get_by_test_id("trigger-dag-submit").click()
+        page.get_by_role("button", name="Trigger").first.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Sample size").wait_for()
+        form_text = dialog.inner_text()
+        # The number field is labelled; the date fields are found by their param names
+        # (Airflow's form labels point at other ids for them).
+        dialog.get_by_role("spinbutton", name="Sample size").fill(str(UI_SAMPLE))
+        dialog.locator("#element_date_from").fill(UI_FROM)
+        dialog.locator("#element_date_to").fill(UI_TO)
+        page.screenshot(path=str(shots / "1_trigger_form.png"))
+        dialog.get_by_test_id("trigger-dag-submit").click()
 
-            # The UI opens the new run's page; its header shows the run's state.
-            page.wait_for_url(f"{live.url}/dags/trends_ingest/runs/manual__*")
-            run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
-            assert run_id not in earlier["trends_ingest"]
-            state = page.get_by_test_id("header-card").get_by_test_id("state-badge")
-            shown = wait_for_state_shown(page, state, "Success")
-            if shown == "Success":  # reloaded, the task's row agrees with the header
-                goto(page, page.url)
-                expect(state).to_have_text("Success", timeout=60_000)
-                task_row = page.locator("tbody tr").filter(has_text="ingest")
-                expect(task_row).to_contain_text("Success", timeout=60_000)
-            page.screenshot(path=str(shots / "2_run_succeeded.png"))
-        finally:
-            browser.close()
+        # The UI opens the new run's page; its header shows the run's state.
+        page.wait_for_url(f"{live.url}/dags/trends_ingest/runs/manual__*")
+        run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
+        assert run_id not in earlier["trends_ingest"]
+        state = page.get_by_test_id("header-card").get_by_test_id("state-badge")
+        shown = wait_for_state_shown(page, state, "Success")
+        if shown == "Success":  # reloaded, the task's row agrees with the header
+            goto(page, page.url)
+            expect(state).to_have_text("Success", timeout=60_000)
+            task_row = page.locator("tbody tr").filter(has_text="ingest")
+            expect(task_row).to_contain_text("Success", timeout=60_000)
+        page.screenshot(path=str(shots / "2_run_succeeded.png"))
     assert shown == "Success"
     for label in ("Source file", "Sample size", "Published from", "Published to"):
         assert label in form_text
