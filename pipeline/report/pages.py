@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,13 +132,51 @@ def _chart(fig: object, csv: str | None) -> dict:
     return {"fig": fig, "csv": csv}
 
 
+@dataclass(frozen=True)
+class _ViewFrames:
+    """What one view of one source plots: series, papers per period and the status figures."""
+
+    themes: pd.DataFrame
+    topics: pd.DataFrame
+    corpus: pd.DataFrame
+    theme_stats: pd.DataFrame
+    topic_stats: pd.DataFrame
+
+    @classmethod
+    def of(cls, data: ReportData, view: View) -> _ViewFrames:
+        return cls(
+            themes=data.view_rows(data.theme_series, view),
+            topics=data.view_rows(data.series, view),
+            corpus=data.view_rows(data.corpus, view),
+            theme_stats=data.view_stats(view, "theme"),
+            topic_stats=data.view_stats(view, "topic"),
+        )
+
+
+def _view_charts(view: View, frames: _ViewFrames, shown: pd.DataFrame, out: _SiteWriter) -> dict:
+    """The charts every view has, each with its CSV.
+
+    Theme small multiples, a sparkline per ``shown`` topic, and papers per period.
+    """
+    themes, topics, corpus = frames.themes, frames.topics, frames.corpus
+    return {
+        "themes_chart": _chart(
+            small_multiples_figure(themes, key="theme_id"), out.csv(f"{view.slug}-themes", themes)
+        )
+        if len(themes)
+        else None,
+        "sparks": {
+            int(t): sparkline_figure(topics[topics["topic_id"] == t]) for t in shown["topic_id"]
+        },
+        "sparks_csv": out.csv(f"{view.slug}-topics", topics) if len(topics) else None,
+        "corpus_chart": _chart(corpus_figure(corpus), out.csv(f"{view.slug}-papers", corpus)),
+    }
+
+
 def _long_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
     """The long view of one source: theme small multiples by year, growth since, movers."""
-    themes = data.view_rows(data.theme_series, view)
-    topics = data.view_rows(data.series, view)
-    corpus = data.view_rows(data.corpus, view)
-    theme_stats = data.view_stats(view, "theme")
-    topic_stats = data.view_stats(view, "topic")
+    frames = _ViewFrames.of(data, view)
+    themes, topics, theme_stats = frames.themes, frames.topics, frames.theme_stats
     theme_growth = growth_since(themes, "theme_id", data.options.since) if len(themes) else None
     topic_growth = growth_since(topics, "topic_id", data.options.since) if len(topics) else None
     rows = []
@@ -157,43 +196,25 @@ def _long_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
             }
         )
     grew, faded = (
-        movers_since(data.topics, topic_growth, topic_stats)
+        movers_since(data.topics, topic_growth, frames.topic_stats)
         if topic_growth is not None and len(topic_growth)
         else (data.topics.iloc[:0], data.topics.iloc[:0])
     )
-    sparks = {
-        int(t): sparkline_figure(topics[topics["topic_id"] == t])
-        for t in pd.concat([grew, faded])["topic_id"]
-    }
     return {
         "view": view,
         "themes": rows,
-        "themes_chart": _chart(
-            small_multiples_figure(themes, key="theme_id"), out.csv(f"{view.slug}-themes", themes)
-        )
-        if len(themes)
-        else None,
         "grew": records(grew),
         "faded": records(faded),
-        "sparks": sparks,
-        "sparks_csv": out.csv(f"{view.slug}-topics", topics) if len(topics) else None,
-        "corpus_chart": _chart(corpus_figure(corpus), out.csv(f"{view.slug}-papers", corpus)),
+        **_view_charts(view, frames, pd.concat([grew, faded]), out),
         "base_year": data.options.since,
     }
 
 
 def _recent_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
     """The recent view of one source at the report grain: themes, headline topics, shares."""
-    themes = data.view_rows(data.theme_series, view)
-    topics = data.view_rows(data.series, view)
-    corpus = data.view_rows(data.corpus, view)
-    theme_stats = data.view_stats(view, "theme")
-    topic_stats = data.view_stats(view, "topic")
-    rising, fading = headline_topics(data.topics, topic_stats)
-    sparks = {
-        int(t): sparkline_figure(topics[topics["topic_id"] == t])
-        for t in pd.concat([rising, fading])["topic_id"]
-    }
+    frames = _ViewFrames.of(data, view)
+    topics, theme_stats = frames.topics, frames.theme_stats
+    rising, fading = headline_topics(data.topics, frames.topic_stats)
     real = data.topics[data.topics["topic_id"] != -1]
     top_ids = real.nlargest(MAIN_CHART_TOPICS, "size")["topic_id"].tolist()
     main = topics[topics["topic_id"].isin(top_ids)]
@@ -206,19 +227,12 @@ def _recent_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
     return {
         "view": view,
         "themes": rows,
-        "themes_chart": _chart(
-            small_multiples_figure(themes, key="theme_id"), out.csv(f"{view.slug}-themes", themes)
-        )
-        if len(themes)
-        else None,
         "rising": records(rising),
         "fading": records(fading),
-        "sparks": sparks,
-        "sparks_csv": out.csv(f"{view.slug}-topics", topics) if len(topics) else None,
+        **_view_charts(view, frames, pd.concat([rising, fading]), out),
         "main_chart": _chart(share_figure(main), out.csv(f"{view.slug}-top-topics", main))
         if len(main)
         else None,
-        "corpus_chart": _chart(corpus_figure(corpus), out.csv(f"{view.slug}-papers", corpus)),
     }
 
 

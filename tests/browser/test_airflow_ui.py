@@ -12,12 +12,7 @@ the navigation. The fixture stops exactly the processes the script recorded.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,6 +20,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from airflow_stack import airflow_stack, free_port, goto, signed_in_page, stack_env
 from conftest import REPO, TOY_ROWS, seed_toy_fit
 
 sys.path.insert(0, str(REPO / "tests" / "dags"))
@@ -38,8 +34,6 @@ pytestmark = [
         CHROMIUM is None, reason="Debian's chromium is not installed (make setup installs it)"
     ),
 ]
-SCRIPT = REPO / "scripts" / "airflow_local.sh"
-PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
 DAG_IDS = {"trends_ingest", "trends_topics", "trends_report", "research_trends", "notify_drill"}
 # Bounds so that a broken run fails instead of hanging; nothing asserts on durations.
 WAIT_S = 600
@@ -77,21 +71,6 @@ notify_drill()
 '''
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
-
-
 def publish_toy_report(home: Path) -> None:
     """A report from a hand-built fit (no model needed), published as the pipeline does."""
     from pipeline.config import load_settings
@@ -122,36 +101,16 @@ def airflow(tmp_path_factory, hook):
     (dags / "notify_drill.py").write_text(DRILL)
     publish_toy_report(base / "trends")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "TRENDS_"))}
-    env.update(
-        AIRFLOW_HOME=str(base / "airflow"),
-        AIRFLOW_PORT=str(port),
+    env = stack_env(
+        base,
+        port,
+        drop=("AIRFLOW", "TRENDS_"),
         AIRFLOW_DAGS_FOLDER=str(dags),
-        TRENDS_HOME=str(base / "trends"),
         TRENDS_NOTIFY_WEBHOOK_URL=hook.url,
-        HF_HUB_OFFLINE="1",
     )
-    started = subprocess.run(
-        [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=600
-    )
-    pid_dir = base / "airflow" / "pids"
-    pids = {
-        name: int((pid_dir / f"{name}.pid").read_text())
-        for name in PROCESSES
-        if (pid_dir / f"{name}.pid").exists()
-    }
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        password = json.loads(
-            (base / "airflow" / "simple_auth_manager_passwords.json.generated").read_text()
-        )["admin"]
+    with airflow_stack(env) as started:
         assert "/trends-report/" in started.stdout  # the script points at the report
-        yield {"url": f"http://127.0.0.1:{port}", "password": password, "home": base}
-    finally:
-        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=180)
-        for pid in pids.values():  # last resort, only for the pids the script recorded
-            if alive(pid):
-                os.killpg(pid, signal.SIGKILL)
+        yield {"url": f"http://127.0.0.1:{port}", "password": started.password, "home": base}
 
 
 def token(airflow) -> str:
@@ -186,20 +145,6 @@ def wait_for_dags(airflow) -> dict[str, dict]:
     raise AssertionError(f"DAGs not parsed in time; found {set(dags)}")
 
 
-def goto(page, url: str) -> None:
-    """Open ``url``; a late redirect of the sign-in may interrupt the load, so retry then."""
-    from playwright.sync_api import Error as PlaywrightError
-
-    for attempt in range(5):
-        try:
-            page.goto(url, wait_until="networkidle")
-            return
-        except PlaywrightError as exc:
-            if "interrupted by another navigation" not in str(exc) or attempt == 4:
-                raise
-            page.wait_for_load_state("networkidle")
-
-
 def test_report_needs_a_signed_in_user(airflow):
     assert httpx.get(f"{airflow['url']}/trends-report/", timeout=30).status_code in (401, 403)
     signed_in = httpx.get(
@@ -217,56 +162,44 @@ def test_a_code_error_fails_once_notifies_and_the_report_is_in_the_nav(airflow, 
     for dag_id in DAG_IDS:  # what the DAG list shows under each name
         assert dags[dag_id]["description"], dag_id
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{airflow['url']}/", wait_until="networkidle")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill(airflow["password"])
-            page.get_by_role("button", name="Sign in").click()
-            page.get_by_label("Password").wait_for(state="detached")
-            page.wait_for_load_state("networkidle")
+    with (
+        sync_playwright() as pw,
+        signed_in_page(pw, CHROMIUM, airflow["url"], airflow["password"], width=1400) as page,
+    ):
+        # Done-when 3: the DAG list shows each DAG's description (on its name, as a tooltip)
+        goto(page, f"{airflow['url']}/dags")
+        for dag_id in sorted(DAG_IDS):
+            page.get_by_role("link", name=dag_id, exact=True).hover()
+            tip = page.get_by_role("tooltip").filter(has_text=dags[dag_id]["description"])
+            expect(tip).to_be_visible()
+            page.mouse.move(0, 0)
+            expect(tip).to_be_hidden()
+        page.get_by_role("link", name="trends_report", exact=True).hover()
+        page.screenshot(path=str(ARTIFACTS / "1_dag_list_description.png"))
 
-            # Done-when 3: the DAG list shows each DAG's description (on its name, as a tooltip)
-            goto(page, f"{airflow['url']}/dags")
-            for dag_id in sorted(DAG_IDS):
-                page.get_by_role("link", name=dag_id, exact=True).hover()
-                tip = page.get_by_role("tooltip").filter(has_text=dags[dag_id]["description"])
-                expect(tip).to_be_visible()
-                page.mouse.move(0, 0)
-                expect(tip).to_be_hidden()
-            page.get_by_role("link", name="trends_report", exact=True).hover()
-            page.screenshot(path=str(ARTIFACTS / "1_dag_list_description.png"))
+        # trigger the drill from its page
+        goto(page, f"{airflow['url']}/dags/notify_drill")
+        page.get_by_role("button", name="Trigger").first.click()
+        page.get_by_role("dialog").get_by_test_id("trigger-dag-submit").click()
+        page.wait_for_url(f"{airflow['url']}/dags/notify_drill/runs/manual__*")
+        run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
+        badge = page.get_by_test_id("header-card").get_by_test_id("state-badge")
+        deadline = time.monotonic() + WAIT_S
+        while badge.inner_text().strip() not in {"Failed", "Success"}:
+            assert time.monotonic() < deadline, "the run page did not show an end state"
+            time.sleep(3)
+            goto(page, page.url)
+        expect(badge).to_have_text("Failed")
+        page.screenshot(path=str(ARTIFACTS / "2_run_failed.png"))
 
-            # trigger the drill from its page
-            goto(page, f"{airflow['url']}/dags/notify_drill")
-            page.get_by_role("button", name="Trigger").first.click()
-            page.get_by_role("dialog").get_by_test_id("trigger-dag-submit").click()
-            page.wait_for_url(f"{airflow['url']}/dags/notify_drill/runs/manual__*")
-            run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
-            badge = page.get_by_test_id("header-card").get_by_test_id("state-badge")
-            deadline = time.monotonic() + WAIT_S
-            while badge.inner_text().strip() not in {"Failed", "Success"}:
-                assert time.monotonic() < deadline, "the run page did not show an end state"
-                time.sleep(3)
-                goto(page, page.url)
-            expect(badge).to_have_text("Failed")
-            page.screenshot(path=str(ARTIFACTS / "2_run_failed.png"))
-
-            # the report, from the navigation entry
-            page.get_by_role("link", name="Trends report").first.click()
-            page.wait_for_url(f"{airflow['url']}/plugin/trends-report")
-            frame = page.frame_locator("iframe").first
-            expect(frame.locator("h1").first).to_contain_text("What is rising and fading")
-            charts = frame.locator("[data-figure]")
-            expect(charts.first).to_have_attribute("data-drawn", "true", timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "3_report_in_nav.png"))
-        finally:
-            browser.close()
+        # the report, from the navigation entry
+        page.get_by_role("link", name="Trends report").first.click()
+        page.wait_for_url(f"{airflow['url']}/plugin/trends-report")
+        frame = page.frame_locator("iframe").first
+        expect(frame.locator("h1").first).to_contain_text("Which research themes grow and fade")
+        charts = frame.locator("[data-figure]")
+        expect(charts.first).to_have_attribute("data-drawn", "true", timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "3_report_in_nav.png"))
 
     # failed once: one try, no retry, though the task allows two
     tis = api_get(airflow, f"dags/notify_drill/dagRuns/{run_id}/taskInstances")

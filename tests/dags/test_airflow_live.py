@@ -15,10 +15,7 @@ then stops exactly the processes the script recorded.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -30,12 +27,19 @@ from urllib.parse import unquote
 import duckdb
 import httpx
 import pytest
+from airflow_stack import (
+    PROCESSES,
+    airflow_stack,
+    alive,
+    free_port,
+    goto,
+    signed_in_page,
+    stack_env,
+)
 from conftest import ARXIV, REPO, trends_bin
 
 pytestmark = pytest.mark.e2e
-SCRIPT = REPO / "scripts" / "airflow_local.sh"
 SAMPLE = 60
-PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
 DAG_IDS = {"trends_ingest", "trends_topics", "trends_report", "research_trends"}
 # Bounds so that a broken run fails instead of hanging; nothing asserts on durations. The tests
 # that wait for whole DAG runs get more than pytest's default timeout (a loaded machine is slow).
@@ -78,68 +82,29 @@ class Live:
     port: int
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"  # not a zombie
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     base = tmp_path_factory.mktemp("airflow_live")
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        AIRFLOW_HOME=str(base / "airflow"),
-        AIRFLOW_PORT=str(port),
-        TRENDS_HOME=str(base / "trends"),
-        HF_HUB_OFFLINE="1",
-    )
+    env = stack_env(base, port)
     # an empty published database, so that a reader has something to open from the start
     for command in (["init"], ["publish"]):
         subprocess.run(
             [trends_bin(), *command], env=env, check=True, capture_output=True, timeout=300
         )
-    started = subprocess.run(
-        [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=600
-    )
-    pid_dir = base / "airflow" / "pids"
-    pids = {
-        name: int((pid_dir / f"{name}.pid").read_text())
-        for name in PROCESSES
-        if (pid_dir / f"{name}.pid").exists()
-    }
-    try:
-        assert started.returncode == 0, started.stdout + started.stderr
-        assert set(pids) == set(PROCESSES)
-        password = json.loads(
-            (base / "airflow" / "simple_auth_manager_passwords.json.generated").read_text()
-        )["admin"]
-        assert f"admin / {password}" in started.stdout  # the script tells the operator
+    with airflow_stack(env) as started:
+        assert set(started.pids) == set(PROCESSES)
+        assert f"admin / {started.password}" in started.stdout  # the script tells the operator
         yield Live(
             f"http://127.0.0.1:{port}",
-            password,
+            started.password,
             env,
             base / "airflow",
             base / "trends",
-            pids,
+            started.pids,
             port,
         )
-    finally:
-        subprocess.run([str(SCRIPT), "stop"], env=env, capture_output=True, timeout=180)
-        for pid in pids.values():  # last resort, only for the pids the script recorded
-            if alive(pid):
-                os.killpg(pid, signal.SIGKILL)
-        assert not [pid for pid in pids.values() if alive(pid)]
+    assert not [pid for pid in started.pids.values() if alive(pid)]
 
 
 @pytest.fixture(scope="module")
@@ -337,20 +302,6 @@ def test_ingest_triggers_topics_and_report_while_readers_keep_reading(live, api,
     assert not any((live.trends_home / "work" / "shards").glob("*/*.parquet"))
 
 
-def goto(page, url: str) -> None:
-    """Open ``url``; a late redirect of the sign-in may interrupt the load, so retry then."""
-    from playwright.sync_api import Error as PlaywrightError
-
-    for attempt in range(5):
-        try:
-            page.goto(url, wait_until="networkidle")
-            return
-        except PlaywrightError as exc:
-            if "interrupted by another navigation" not in str(exc) or attempt == 4:
-                raise
-            page.wait_for_load_state("networkidle")
-
-
 def published_counts(path: Path) -> tuple[int, int]:
     """Papers in the published database: all of them, and those published before UI_FROM."""
     with duckdb.connect(str(path), read_only=True) as con:
@@ -395,49 +346,36 @@ def test_operator_triggers_ingest_from_the_trigger_form_and_every_dag_succeeds(l
 
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 1000})
-            page.set_default_timeout(60_000)
-            page.goto(f"{live.url}/", wait_until="networkidle")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill(live.password)
-            page.get_by_role("button", name="Sign in").click()
-            # Signing in redirects (token, then the UI's own routing): wait until the login form
-            # is gone before navigating; goto retries should a late redirect interrupt it.
-            page.get_by_label("Password").wait_for(state="detached")
-            page.wait_for_load_state("networkidle")
-            goto(page, f"{live.url}/dags/trends_ingest")
+    with (
+        sync_playwright() as pw,
+        signed_in_page(pw, CHROMIUM, live.url, live.password, width=1300) as page,
+    ):
+        goto(page, f"{live.url}/dags/trends_ingest")
 
-            page.get_by_role("button", name="Trigger").first.click()
-            dialog = page.get_by_role("dialog")
-            dialog.get_by_text("Sample size").wait_for()
-            form_text = dialog.inner_text()
-            # The number field is labelled; the date fields are found by their param names
-            # (Airflow's form labels point at other ids for them).
-            dialog.get_by_role("spinbutton", name="Sample size").fill(str(UI_SAMPLE))
-            dialog.locator("#element_date_from").fill(UI_FROM)
-            dialog.locator("#element_date_to").fill(UI_TO)
-            page.screenshot(path=str(shots / "1_trigger_form.png"))
-            dialog.get_by_test_id("trigger-dag-submit").click()
+        page.get_by_role("button", name="Trigger").first.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Sample size").wait_for()
+        form_text = dialog.inner_text()
+        # The number field is labelled; the date fields are found by their param names
+        # (Airflow's form labels point at other ids for them).
+        dialog.get_by_role("spinbutton", name="Sample size").fill(str(UI_SAMPLE))
+        dialog.locator("#element_date_from").fill(UI_FROM)
+        dialog.locator("#element_date_to").fill(UI_TO)
+        page.screenshot(path=str(shots / "1_trigger_form.png"))
+        dialog.get_by_test_id("trigger-dag-submit").click()
 
-            # The UI opens the new run's page; its header shows the run's state.
-            page.wait_for_url(f"{live.url}/dags/trends_ingest/runs/manual__*")
-            run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
-            assert run_id not in earlier["trends_ingest"]
-            state = page.get_by_test_id("header-card").get_by_test_id("state-badge")
-            shown = wait_for_state_shown(page, state, "Success")
-            if shown == "Success":  # reloaded, the task's row agrees with the header
-                goto(page, page.url)
-                expect(state).to_have_text("Success", timeout=60_000)
-                task_row = page.locator("tbody tr").filter(has_text="ingest")
-                expect(task_row).to_contain_text("Success", timeout=60_000)
-            page.screenshot(path=str(shots / "2_run_succeeded.png"))
-        finally:
-            browser.close()
+        # The UI opens the new run's page; its header shows the run's state.
+        page.wait_for_url(f"{live.url}/dags/trends_ingest/runs/manual__*")
+        run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0].split("?")[0])
+        assert run_id not in earlier["trends_ingest"]
+        state = page.get_by_test_id("header-card").get_by_test_id("state-badge")
+        shown = wait_for_state_shown(page, state, "Success")
+        if shown == "Success":  # reloaded, the task's row agrees with the header
+            goto(page, page.url)
+            expect(state).to_have_text("Success", timeout=60_000)
+            task_row = page.locator("tbody tr").filter(has_text="ingest")
+            expect(task_row).to_contain_text("Success", timeout=60_000)
+        page.screenshot(path=str(shots / "2_run_succeeded.png"))
     assert shown == "Success"
     for label in ("Source file", "Sample size", "Published from", "Published to"):
         assert label in form_text

@@ -6,14 +6,10 @@ themes with the fit's vectors, so every theme's denominator is the fit's papers;
 other backend is refused with one line instead of silently shrinking the denominators.
 """
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import duckdb
 import pytest
-from conftest import ARXIV, REPO
+from conftest import ARXIV
+from dag_home import dag_test_env, run_dag_code
 
 pytestmark = pytest.mark.e2e
 SAMPLE = 60
@@ -62,30 +58,9 @@ def theme_denominators(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
 
 
 def test_report_after_a_static_fit_scores_themes_with_the_fit_vectors(tmp_path):
-    home = tmp_path / "trends"
-    env = {
-        k: v for k, v in os.environ.items() if k != "TRENDS_EMBEDDING_BACKEND"
-    }  # the report DAG reads the default (onnx), not the fit's backend
-    env.update(
-        AIRFLOW_HOME=str(tmp_path / "airflow"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        TRENDS_HOME=str(home),
-        HF_HUB_OFFLINE="1",
-    )
-    airflow = str(Path(sys.executable).parent / "airflow")
-    subprocess.run(
-        [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", CHAIN, str(REPO / "dags"), str(ARXIV), str(SAMPLE)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    log = proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert proc.returncode == 0, log
+    # the report DAG reads the default (onnx), not the fit's backend
+    env, home = dag_test_env(tmp_path, drop=frozenset({"TRENDS_EMBEDDING_BACKEND"}))
+    proc, log = run_dag_code(env, CHAIN, str(ARXIV), str(SAMPLE))
     for line in ("INGEST success", "TOPICS success", "REPORT success"):
         assert line in proc.stdout, log
     with duckdb.connect(str(home / "trends.duckdb"), read_only=True) as con:

@@ -20,15 +20,14 @@ stream's first: a first scheduled run starts at its interval, tested in test_ing
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 from conftest import REPO
+from dag_home import dag_test_env, run_dag_code
 
 sys.path.insert(0, str(REPO / "tests" / "unit"))  # the loopback servers live beside the unit tests
 from loopback import OaiServer, expected_oai_ids, oai_page_bytes, record_matches
@@ -88,37 +87,12 @@ def pages_until(until: str) -> list[bytes]:
     ]
 
 
-def harvest_runs(tmp_path: Path) -> tuple[dict[str, str], Path]:
-    home = tmp_path / "trends"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "TRENDS_HOME": str(home),
-        "TRENDS_OAI_SET": "cs",
-        "TRENDS_FETCH_PAUSE": "0",
-    }
-    airflow = str(Path(sys.executable).parent / "airflow")
-    subprocess.run(
-        [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600
-    )
-    return env, home
-
-
 def run_interval(
     env: dict[str, str], logical_date: str, kind: str = "scheduled", conf: dict | None = None
 ) -> str:
-    args = [str(REPO / "dags"), logical_date, kind, json.dumps(conf or {})]
-    proc = subprocess.run(
-        [sys.executable, "-c", SCHEDULED_RUN, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc, log = run_dag_code(
+        env, SCHEDULED_RUN, logical_date, kind, json.dumps(conf or {}), timeout=600
     )
-    log = proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert proc.returncode == 0, log
     found = re.search(r"^RUN (\S+) (\S+) (\S+)$", proc.stdout, re.MULTILINE)
     assert found, log
     return " ".join(found.groups())
@@ -137,7 +111,7 @@ def stored(home: Path) -> tuple[set[str], list[tuple], str]:
 
 
 def test_scheduled_runs_harvest_the_feed_from_the_watermark(tmp_path):
-    env, home = harvest_runs(tmp_path)
+    env, home = dag_test_env(tmp_path, TRENDS_OAI_SET="cs", TRENDS_FETCH_PAUSE="0")
     with OaiServer(pages=pages_until("2014-12-31")) as server:
         env["TRENDS_OAI_URL"] = f"{server.base}/oai2"
         seed = {"source": "oai", "date_from": "2010-01-01"}

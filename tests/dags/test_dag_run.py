@@ -5,15 +5,14 @@ the scheduler would on the asset events; the all-in-one DAG is run on its own.
 """
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ARXIV, REPO
+from conftest import ARXIV
+from dag_home import dag_test_env, run_dag_code
 
 pytestmark = pytest.mark.e2e
 SAMPLE = 60
@@ -52,28 +51,11 @@ with create_session() as session:
 """
 
 
-def run_dag_script(tmp_path: Path, code: str) -> tuple[subprocess.CompletedProcess, Path]:
-    home = tmp_path / "trends"
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path / "airflow"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-        "TRENDS_HOME": str(home),
-        "HF_HUB_OFFLINE": "1",
-    }
-    airflow = str(Path(sys.executable).parent / "airflow")
-    subprocess.run(
-        [airflow, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(REPO / "dags"), str(ARXIV), str(SAMPLE)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    return proc, home
+def run_dag_script(tmp_path: Path, code: str) -> tuple[subprocess.CompletedProcess, str, Path]:
+    """Run ``code`` on the slice in a fresh home; the process, its output's tail, TRENDS_HOME."""
+    env, home = dag_test_env(tmp_path)
+    proc, log = run_dag_code(env, code, str(ARXIV), str(SAMPLE))
+    return proc, log, home
 
 
 def published_counts(home: Path) -> dict[str, int]:
@@ -85,9 +67,7 @@ def published_counts(home: Path) -> dict[str, int]:
 
 
 def test_asset_chain_runs_dag_by_dag(tmp_path):
-    proc, home = run_dag_script(tmp_path, CHAIN)
-    log = proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert proc.returncode == 0, log
+    proc, log, home = run_dag_script(tmp_path, CHAIN)
     for line in ("INGEST success", "TOPICS success", "REPORT success"):
         assert line in proc.stdout, log
     # the same sample again changes nothing: the ingest is skipped and starts nothing
@@ -100,9 +80,8 @@ def test_asset_chain_runs_dag_by_dag(tmp_path):
 
 
 def test_all_in_one_dag_runs_every_stage_to_success(tmp_path):
-    proc, home = run_dag_script(tmp_path, ALL_IN_ONE)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "DAGRUN success" in proc.stdout, proc.stdout[-4000:] + proc.stderr[-4000:]
+    proc, log, home = run_dag_script(tmp_path, ALL_IN_ONE)
+    assert "DAGRUN success" in proc.stdout, log
     counts = published_counts(home)
     assert counts["papers"] == counts["paper_topics"] == SAMPLE
     assert counts["topic_shares"] > 0

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from embedded_papers import load_embedded_papers
 
 from pipeline.topics.areas import area_count, group_topics
 from pipeline.topics.naming import (
@@ -109,8 +110,6 @@ def test_areas_group_topics_whose_centroids_are_close():
 
 def test_a_refit_that_keeps_its_topics_keeps_their_names_and_stable_ids(store):
     """Names are stored with the fit, used as the report's label, and survive a refit."""
-    import pyarrow as pa
-
     from pipeline.topics.params import TopicParams
     from pipeline.topics.stage import fit_and_store
     from tests.conftest import WordEmbedder
@@ -119,25 +118,7 @@ def test_a_refit_that_keeps_its_topics_keeps_their_names_and_stable_ids(store):
     docs, labels = planted_corpus(n_per=45)
     ids = [f"p{i:03d}" for i in range(len(docs))]
     X = word_embedder.encode(docs)  # papers in the space the names are embedded in
-    store.register(
-        "p",
-        pd.DataFrame({"paper_id": ids, "title": docs, "abstract": docs, "content_hash": ids}),
-    )
-    store.execute(
-        "insert into papers (paper_id, source, title, abstract, date_precision, content_hash,"
-        " first_run_id, last_run_id, ingested_at, updated_at) select paper_id, 'syn', title,"
-        " abstract, 'unknown', content_hash, 'r', 'r', now(), now() from p"
-    )
-    emb = pa.table(
-        {
-            "paper_id": ids,
-            "model": ["syn"] * len(ids),
-            "content_hash": ids,
-            "embedding": pa.array(X.tolist(), pa.list_(pa.float32())),
-        }
-    )
-    store.register_arrow("e", emb)
-    store.execute("insert into paper_embeddings select *, now() from e")
+    load_embedded_papers(store, ids, docs, X)
     params = TopicParams(min_cluster_size=20, n_neighbors=10, seed_check=False)
     first = fit_and_store(store, "syn", seed=3, params=params, embedder=lambda: word_embedder)
     query = (

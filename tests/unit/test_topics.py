@@ -4,6 +4,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from embedded_papers import load_embedded_papers
 from sklearn.metrics import adjusted_rand_score
 
 from pipeline.embed import load_embeddings
@@ -243,34 +244,9 @@ def test_same_seed_same_topics(fitted):
     assert again.topics["terms"].tolist() == fit.topics["terms"].tolist()
 
 
-def _load(store, ids, docs, X):
-    import pandas as pd
-    import pyarrow as pa
-
-    store.register(
-        "p",
-        pd.DataFrame({"paper_id": ids, "title": docs, "abstract": docs, "content_hash": ids}),
-    )
-    store.execute(
-        "insert into papers (paper_id, source, title, abstract, date_precision, content_hash,"
-        " first_run_id, last_run_id, ingested_at, updated_at)"
-        " select paper_id, 'syn', title, abstract, 'unknown', content_hash, 'r', 'r', now(), now() from p"
-    )
-    table = pa.table(
-        {
-            "paper_id": ids,
-            "model": ["syn"] * len(ids),
-            "content_hash": ids,
-            "embedding": pa.array(X.tolist(), pa.list_(pa.float32())),
-        }
-    )
-    store.register_arrow("e", table)
-    store.execute("insert into paper_embeddings select *, now() from e")
-
-
 def test_fit_store_then_place_new_papers(store):
     ids, docs, X, truth = synthetic_corpus(n_per=50)
-    _load(store, ids[:180], docs[:180], X[:180])
+    load_embedded_papers(store, ids[:180], docs[:180], X[:180])
     with pytest.raises(ValueError, match="no topic fit"):
         place_new_papers(store, "syn")
     summary = fit_and_store(
@@ -287,7 +263,9 @@ def test_fit_store_then_place_new_papers(store):
     # an outsider far from every topic goes to the novelty pool (-1)
     outsider = np.zeros((1, X.shape[1]), dtype=np.float32)
     outsider[0, 0] = 1.0
-    _load(store, [*ids[180:], "px"], [*docs[180:], "nothing alike"], np.vstack([X[180:], outsider]))
+    load_embedded_papers(
+        store, [*ids[180:], "px"], [*docs[180:], "nothing alike"], np.vstack([X[180:], outsider])
+    )
     update = place_new_papers(store, "syn")
     assert update.mode == "update" and update.n_docs == 21
     placed = store.query(
