@@ -58,6 +58,7 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.sealed = sealed
         config: dict[str, str | bool] = {"preserve_insertion_order": True}
         if memory_limit:
             config["memory_limit"] = memory_limit
@@ -137,11 +138,13 @@ class Store:
         Memory stays bounded by a batch, and the caller may write through this store while
         it reads (the cursor sees the data as committed when the query started). Rows come in
         no particular order unless the query orders them: keeping insertion order made DuckDB
-        hold a million-row join in memory, past its limit (this cursor's session only).
+        hold a million-row join in memory, past its limit (this cursor's session only). A
+        sealed reader's configuration is locked, so it streams in insertion order.
         """
         cursor = self.con.cursor()
         try:
-            cursor.execute("set session preserve_insertion_order = false")
+            if not self.sealed:
+                cursor.execute("set session preserve_insertion_order = false")
             yield from cursor.execute(sql, params).fetch_record_batch(batch_rows)
         finally:
             cursor.close()

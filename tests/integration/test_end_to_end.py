@@ -157,7 +157,14 @@ def test_theme_thresholds_hold_on_the_labelled_sample(home):
 def test_sql_examples_run_on_the_published_database(home, example):
     with duckdb.connect(str(home / "trends.duckdb"), read_only=True) as con:
         rows = con.execute(example.read_text()).fetchall()
-    if example.stem not in ("09_quarantine_report", "01_emerging_topics_last_quarter"):
+    # the quarantine may be empty, a quarter may have no emerging topic, and the backtest
+    # tables fill only when `trends backtest` ran (tests/sql/test_examples.py runs every example)
+    empty_is_fine = (
+        "09_quarantine_report",
+        "01_emerging_topics_last_quarter",
+        "19_backtest_track_record",
+    )
+    if example.stem not in empty_is_fine:
         assert rows, example.stem  # the real 2,000-paper database answers every example
 
 

@@ -110,9 +110,10 @@ def test_areas_group_topics_whose_centroids_are_close():
 
 def test_a_refit_that_keeps_its_topics_keeps_their_names_and_stable_ids(store):
     """Names are stored with the fit, used as the report's label, and survive a refit."""
+    from conftest import WordEmbedder
+
     from pipeline.topics.params import TopicParams
     from pipeline.topics.stage import fit_and_store
-    from tests.conftest import WordEmbedder
 
     word_embedder = WordEmbedder(dim=32)  # the fit's "model": vectors as wide as the papers'
     docs, labels = planted_corpus(n_per=45)
