@@ -25,6 +25,8 @@ MOVERS = 5
 # A status or share change is read in a view the report shows; a share changes only with this
 # much weight behind it (papers in the window, both editions), so one paper is never a mover.
 MIN_MOVER_PAPERS = 20
+# ... and by at least a tenth of itself (x1.1 or /1.1): a smaller move is no news.
+MIN_MOVE = 1.1
 
 CHANGE_HEADINGS = {
     "born": "New topics",
@@ -117,8 +119,8 @@ def biggest_movers(series: pd.DataFrame, views: set[tuple[str, str]]) -> tuple[l
     """Series whose recent share rose or fell most between the editions (at most ``MOVERS`` each).
 
     Read in the report's views, among series with a trend status in both editions (not
-    ``insufficient``) and at least ``MIN_MOVER_PAPERS`` papers in both; ranked by the ratio
-    of the recent shares.
+    ``insufficient``) and at least ``MIN_MOVER_PAPERS`` papers in both, whose recent share
+    moved by a factor of ``MIN_MOVE`` or more; ranked by the ratio of the recent shares.
     """
     rows = _in_views(series, views)
     if rows.empty:
@@ -139,8 +141,9 @@ def biggest_movers(series: pd.DataFrame, views: set[tuple[str, str]]) -> tuple[l
         ratio=(ok["recent_share"] / ok["previous_recent_share"]).astype(float),
     )
     ok = ok.assign(log_ratio=ok["ratio"].map(math.log))
-    rose = ok[ok["log_ratio"] > 0].nlargest(MOVERS, "log_ratio")
-    fell = ok[ok["log_ratio"] < 0].nsmallest(MOVERS, "log_ratio")
+    least = math.log(MIN_MOVE)
+    rose = ok[ok["log_ratio"] >= least].nlargest(MOVERS, "log_ratio")
+    fell = ok[ok["log_ratio"] <= -least].nsmallest(MOVERS, "log_ratio")
     return records(rose), records(fell)
 
 

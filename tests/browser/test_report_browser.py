@@ -243,7 +243,9 @@ def test_a_reader_follows_areas_a_topic_by_stable_id_the_map_and_what_changed(br
         # the map names its clusters
         page, errors = open_page(browser, f"{base}/map.html")
         names = {n[:40] for _, n, _ in topics}
-        written = page.locator(".annotation-text").all_inner_texts()
+        written = page.locator(".annotation-text").evaluate_all(
+            "els => els.map(el => el.textContent)"  # SVG text has no innerText
+        )
         assert len([w for w in written if w in names]) >= 3
         assert errors == [], errors
         page.close()

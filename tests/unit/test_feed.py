@@ -170,3 +170,31 @@ def test_characters_xml_forbids_never_reach_the_feed(store, tmp_path, bad):
     two_editions(store, name=f"speech{bad} models")
     feed = parsed_feed(render_site(store, tmp_path / "site").out_dir)
     assert "speech models" in feed.entries[0].content[0].value
+
+
+def test_biggest_movers_need_a_status_papers_a_tenth_of_a_move_and_a_shown_view():
+    import pandas as pd
+
+    from pipeline.report.changes import biggest_movers
+
+    def row(key, before, now, status="stable", papers=100, grain="month"):
+        return {
+            "kind": "topic", "source": "arxiv", "period_grain": grain, "series_key": key,
+            "series_id": key, "label": key, "status": status, "previous_status": "stable",
+            "papers": papers, "previous_papers": papers, "recent_share": now,
+            "previous_recent_share": before,
+        }  # fmt: skip
+
+    series = pd.DataFrame(
+        [
+            row("doubled", 0.1, 0.2),
+            row("halved", 0.2, 0.1),
+            row("a little", 0.10, 0.105),
+            row("too little evidence", 0.1, 0.4, status="insufficient"),
+            row("few papers", 0.1, 0.4, papers=5),
+            row("a view not shown", 0.1, 0.4, grain="quarter"),
+        ]
+    )
+    rose, fell = biggest_movers(series, {("arxiv", "month")})
+    assert [r["series_key"] for r in rose] == ["doubled"] and rose[0]["ratio"] == 2.0
+    assert [r["series_key"] for r in fell] == ["halved"]
