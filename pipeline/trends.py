@@ -111,6 +111,9 @@ def build_marts(
     with store.transaction():
         for mart in MARTS:
             store.run_file(f"marts/{mart}", params)
+        # what this build showed, for the next report's "since last report" (report/changes.py)
+        recorded_at = datetime.now(UTC).replace(tzinfo=None)
+        store.run_file("analyze/record_edition", {**params, "recorded_at": recorded_at})
         counts = store.query_file("analyze/mart_rows")
     rows = {str(r.mart): int(r.n) for r in counts.itertuples()}
     return AnalyzeSummary(run_id, as_of, rows, time.perf_counter() - started, params["decisions"])

@@ -77,6 +77,7 @@ class ReportData:
     stats: pd.DataFrame
     decisions: pd.DataFrame
     papers: pd.DataFrame
+    topic_papers: pd.DataFrame  # every paper of the fit, for its topic's page
     themes: pd.DataFrame
     theme_topics: pd.DataFrame
     theme_papers: pd.DataFrame
@@ -86,7 +87,6 @@ class ReportData:
     retired: pd.DataFrame  # stable topics no longer in the fit (sql/report/retired_topics.sql)
     areas: pd.DataFrame  # area_id, name, n_topics of the fit (empty before areas)
     area_series: dict[str, pd.DataFrame]  # per grain
-    changes: pd.DataFrame  # lineage events since the previous fit (sql/report/fit_changes.sql)
 
     def view_rows(self, frame_by_grain: dict[str, pd.DataFrame], view: View) -> pd.DataFrame:
         """The rows of one view: its source at its grain (the recent view: last few years)."""
@@ -158,6 +158,7 @@ def load_report_data(store: Store, options: ReportOptions | None = None) -> Repo
         stats=store.query_file("report/series_stats"),
         decisions=store.query_file("report/decision_counts"),
         papers=store.query_file("report/representative_papers", params),
+        topic_papers=store.query_file("report/topic_papers", params),
         themes=store.query_file("report/theme_table", params),
         theme_topics=store.query_file("report/theme_topics", params),
         theme_papers=store.query_file("report/theme_papers", params),
@@ -167,7 +168,6 @@ def load_report_data(store: Store, options: ReportOptions | None = None) -> Repo
         retired=store.query_file("report/retired_topics", params),
         areas=store.query_file("report/topic_areas", params),
         area_series=per_grain("area_series"),
-        changes=store.query_file("report/fit_changes", params),
     )
 
 

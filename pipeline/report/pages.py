@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from pipeline.config import REPORTS_DIR
 from pipeline.report.assets import csv_text, script_safe, write_search_index
+from pipeline.report.changes import EditionLog, edition_changes
 from pipeline.report.charts import (
     corpus_figure,
     period_text,
@@ -33,9 +34,10 @@ from pipeline.report.data import (
     movers_since,
     records,
 )
+from pipeline.report.feed import render_feed
 from pipeline.report.topic_pages import (
     area_overview,
-    fit_changes,
+    paper_lists,
     retired_topics,
     topic_page_names,
     topic_page_of,
@@ -95,6 +97,9 @@ def _environment() -> Environment:
     env.filters["count"] = lambda v: "" if v is None or pd.isna(v) else f"{int(v):,}"
     env.filters["web_url"] = lambda v: isinstance(v, str) and v.startswith(("https://", "http://"))
     env.filters["period"] = lambda v, grain: "" if v is None else period_text(v, grain)
+    env.filters["clock"] = lambda v: (
+        v.strftime("%Y-%m-%d %H:%M UTC") if hasattr(v, "strftime") else v
+    )
     return env
 
 
@@ -266,8 +271,14 @@ def _series_panels(
     return panels
 
 
-def write_pages(data: ReportData, build: Path, track: TrackRecord | None = None) -> int:
-    """Every page of the site into ``build`` (with the backtests' track record, if any)."""
+def write_pages(
+    data: ReportData, build: Path, track: TrackRecord | None = None, log: EditionLog | None = None
+) -> int:
+    """Every page of the site into ``build``, with ``feed.xml``.
+
+    ``track``: the backtests' track record, if any; ``log``: the latest report editions
+    (:func:`pipeline.report.changes.load_edition_log`), for "Since last report" and the feed.
+    """
     pages = topic_page_names(data.topics)
     common = {
         "topic_page": topic_page_of(pages),
@@ -308,6 +319,7 @@ def write_pages(data: ReportData, build: Path, track: TrackRecord | None = None)
     )
     papers_by_topic = {int(t): records(g) for t, g in data.papers.groupby("topic_id")}
     lineage_by_topic = {int(t): records(g) for t, g in data.lineage.groupby("topic_id")}
+    all_papers = paper_lists(data.topic_papers)
     for topic in records(data.topics):
         tid = int(topic["topic_id"])
         out.page(
@@ -319,6 +331,7 @@ def write_pages(data: ReportData, build: Path, track: TrackRecord | None = None)
             if tid != -1
             else [],
             papers=papers_by_topic.get(tid, []),
+            paper_list=all_papers.get(tid),
             lineage=lineage_by_topic.get(tid, []),
             related_themes=[
                 {**r, "name": theme_names.get(r["theme_id"], r["theme_id"])}
@@ -354,7 +367,7 @@ def write_pages(data: ReportData, build: Path, track: TrackRecord | None = None)
         n_points=len(data.map_points),
     )
     write_search_index(data, build, pages)
-    out.page("changes.html", "changes.html.j2", "since the last fit", **fit_changes(data.changes))
+    _write_changes(data, out, log or EditionLog([], None))
     out.page(
         "about.html",
         "about.html.j2",
@@ -383,6 +396,21 @@ def write_pages(data: ReportData, build: Path, track: TrackRecord | None = None)
     )
     write_track_record(out, track or TrackRecord(pd.DataFrame(), pd.DataFrame(), pd.DataFrame()))
     return out.pages
+
+
+def _write_changes(data: ReportData, out: _SiteWriter, log: EditionLog) -> None:
+    """The "Since last report" page and ``feed.xml``: each edition against the one before."""
+    views = {(v.source, v.grain) for v in data.views}
+    changes = [edition_changes(frames, views) for frames in log.editions]
+    out.page(
+        "changes.html", "changes.html.j2", "since last report", c=changes[0] if changes else {}
+    )
+    run_id = str(data.run["topic_run_id"])
+    try:
+        text = render_feed(out.env, log, changes, run_id)
+    except Exception as exc:  # one line naming the file, never a traceback
+        raise ReportError(f"report: cannot render feed.xml: {type(exc).__name__}: {exc}") from exc
+    (out.build / "feed.xml").write_text(text, encoding="utf-8")
 
 
 def _area_rows(data: ReportData, out: _SiteWriter) -> list[tuple[View, pd.DataFrame, str]]:

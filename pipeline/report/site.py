@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.faults import crash_point
 from pipeline.report.assets import copy_assets, csv_text
+from pipeline.report.changes import load_edition_log
 from pipeline.report.data import ReportOptions, growth_since, load_report_data, plan_views
 from pipeline.report.pages import ReportError, figure_json, write_pages
 from pipeline.report.swap import SITE_MARKER, check_site_target, remove_stale_builds, swap_in
@@ -69,7 +70,8 @@ def render_site(store: Store, out_dir: Path, options: ReportOptions | None = Non
     build.chmod(0o755)  # mkdtemp makes it private; a static file server must read it
     try:
         (build / SITE_MARKER).write_text("A site rendered by `trends report`.\n")
-        pages = write_pages(data, build, load_track_record(store))
+        editions = load_edition_log(store, str(data.run["topic_run_id"]))
+        pages = write_pages(data, build, load_track_record(store), editions)
         crash_point("middle")  # test-only crash points (pipeline/faults.py)
         copy_assets(build)
         size = sum(f.stat().st_size for f in build.rglob("*") if f.is_file())

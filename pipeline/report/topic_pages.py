@@ -6,14 +6,21 @@ its stable id (:mod:`pipeline.topics.lineage`), so a bookmark still opens it. Th
 (``topics/3.html``), its address before stable pages. A stable topic no longer in the current
 fit keeps its page, which says whether it died or into which topics its papers went
 (``sql/report/retired_topics.sql``).
+
+Each topic page lists all its papers: they travel as JSON in a ``<script
+type="application/json">`` element and ``assets/papers.js`` shows them a page of 50 at a time,
+with a filter over titles and authors (offline, no request).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pandas as pd
+from markupsafe import Markup
 
+from pipeline.report.assets import script_safe
 from pipeline.report.data import records
 
 
@@ -103,22 +110,26 @@ def area_overview(areas: pd.DataFrame, topics: pd.DataFrame) -> list[dict]:
     return out
 
 
-CHANGE_HEADINGS = {
-    "born": "New topics",
-    "merged": "Topics that merged",
-    "split": "Topics that split",
-    "died": "Topics that ended",
-    "continued": "Topics that continue",
-}
+def paper_lists(papers: pd.DataFrame) -> dict[int, Markup]:
+    """Each topic's papers as JSON rows ``[title, date, url, authors]`` for its page, by topic id.
 
-
-def fit_changes(events: pd.DataFrame) -> dict[str, object]:
-    """The "since the last fit" page: its events grouped by kind, in reading order.
-
-    ``events``: ``sql/report/fit_changes.sql``. A kind without events still has its (empty)
-    group, so the page says "None" rather than leaving a reader to wonder.
+    ``papers``: ``sql/report/topic_papers.sql``. A missing date, author list or link is null
+    (a link that is not http(s) too); the text is safe inside a script element, and the page's
+    script puts every field in as text, never as markup.
     """
-    rows = records(events)
-    previous = next((r["previous_run_id"] for r in rows if r.get("previous_run_id")), None)
-    groups = [(kind, [r for r in rows if r["event"] == kind]) for kind in CHANGE_HEADINGS]
-    return {"previous_run_id": previous, "groups": groups, "headings": CHANGE_HEADINGS}
+    out: dict[int, Markup] = {}
+    for topic_id, group in papers.groupby("topic_id", sort=False):
+        rows = [
+            [
+                p["title"] or "",
+                p["published"],
+                p["url"]
+                if isinstance(p["url"], str) and p["url"].startswith(("https://", "http://"))
+                else None,
+                p["authors"],
+            ]
+            for p in records(group)
+        ]
+        text = script_safe(json.dumps(rows, ensure_ascii=False, separators=(",", ":")))
+        out[int(topic_id)] = Markup(text)  # noqa: S704 - script_safe escaped every < > &
+    return out

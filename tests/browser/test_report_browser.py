@@ -5,12 +5,14 @@ over both corpora the long view is drawn by year and the recent view by month.""
 import contextlib
 import functools
 import http.server
+import re
 import shutil
 import threading
 from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import ARXIV, CONFERENCES, trends
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -161,4 +163,104 @@ def test_long_view_draws_years_and_recent_view_months(browser, two_corpora_home)
         head = Path(path).read_text().splitlines()[0]
         assert head.startswith("source,period_grain,period_start,theme_id")
         assert errors == []
+        page.close()
+
+
+# -- a reader following topics: areas, a topic by its stable id, themes, the map, what changed --
+
+RERUN_SAMPLE = 800
+
+
+@pytest.fixture(scope="module")
+def rerun_home(two_corpora_home, tmp_path_factory):
+    """A copy of the two-corpora store after a second `trends run` with more papers and a refit.
+
+    The refit matches its topics to the first fit (born, continued, merged, split, died) and
+    its analyze is the second report edition: the "Since last report" page has news.
+    """
+    home = tmp_path_factory.mktemp("rerun") / "var"
+    shutil.copytree(two_corpora_home, home, symlinks=True)
+    args = ["run", "--sample", str(RERUN_SAMPLE), "--backend", "static", "--full"]
+    proc = trends(home, *args, str(CONFERENCES), str(ARXIV))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return home
+
+
+def _current_topics(home: Path) -> list[tuple[str, str, int]]:
+    """(stable id, name, size) of every topic of the current fit, largest first."""
+    with duckdb.connect(str(home / "trends.duckdb"), read_only=True) as con:
+        return con.execute(
+            "select stable_id, coalesce(name, label), size from topics where topic_id <> -1"
+            " and topic_run_id = (select topic_run_id from mart_builds) order by size desc"
+        ).fetchall()
+
+
+def test_a_reader_follows_areas_a_topic_by_stable_id_the_map_and_what_changed(browser, rerun_home):
+    site = rerun_home / "site"
+    topics = _current_topics(rerun_home)
+    with serve(site) as base:
+        # the overview lists areas, each with its topics
+        page, errors = open_page(browser, f"{base}/index.html")
+        areas = page.locator("section:has(#areas)")
+        assert areas.count() == 1 and areas.locator("ul.areas > li").count() >= 2
+        linked = areas.locator("ul.areas a").evaluate_all("as => as.map(a => a.textContent)")
+        assert sorted(linked) == sorted(n for _, n, _ in topics)  # every topic, by its name
+        # theme small multiples: one panel (x axis) per theme on a shared time axis
+        multiples = page.locator("[data-figure$='-themes']").first
+        n_axes = multiples.evaluate(
+            "el => Object.keys(el.layout).filter(k => /^xaxis\\d*$/.test(k)).length"
+        )
+        assert n_axes >= 2
+        # an area chart's data downloads as CSV from the site itself
+        with page.expect_download() as download:
+            areas.locator("p.download a").first.click()
+        rows = Path(download.value.path()).read_text().splitlines()
+        assert rows[0].startswith("source,period_grain,period_start") and len(rows) > 1
+        assert errors == [], errors
+        page.close()
+
+        # a topic page at its stable id: all its papers, 50 a page, with a filter
+        stable_id, name, size = topics[0]
+        page, errors = open_page(browser, f"{base}/topics/{stable_id}.html")
+        assert page.locator("h1").inner_text() == name
+        listed = page.locator("ol.paper-page > li")
+        assert listed.count() == min(size, 50)
+        assert page.locator(".paper-count").inner_text() == f"{size} papers"
+        if size > 50:
+            page.click(".paper-next")
+            assert page.locator("ol.paper-page").evaluate("el => el.start") == 51
+            assert listed.count() == min(size - 50, 50)
+        title = listed.first.evaluate("li => li.firstChild.textContent")
+        word = max(re.findall(r"[A-Za-z]{4,}", title), key=len)
+        page.fill(".paper-filter", word)
+        matches = listed.all_inner_texts()
+        assert matches and all(word.lower() in m.lower() for m in matches)
+        assert "match" in page.locator(".paper-count").inner_text()
+        page.screenshot(path=str(ARTIFACTS / "topic-papers.png"))
+        assert errors == [], errors
+        page.close()
+
+        # the map names its clusters
+        page, errors = open_page(browser, f"{base}/map.html")
+        names = {n[:40] for _, n, _ in topics}
+        written = page.locator(".annotation-text").evaluate_all(
+            "els => els.map(el => el.textContent)"  # SVG text has no innerText
+        )
+        assert len([w for w in written if w in names]) >= 3
+        assert errors == [], errors
+        page.close()
+
+        # since last report, after the second run: topic events and the feed beside them
+        page, errors = open_page(browser, f"{base}/changes.html")
+        assert page.locator("h1").inner_text() == "Since last report"
+        news = page.locator(
+            "#born tbody tr, #merged tbody tr, #split tbody tr, #died tbody tr,"
+            " #status-changes tbody tr"
+        )
+        assert news.count() >= 1
+        assert "edition 2" in page.locator("p.lede").inner_text()
+        feed_href = page.locator('head link[type="application/atom+xml"]').get_attribute("href")
+        assert feed_href == "feed.xml" and (site / "feed.xml").exists()
+        page.screenshot(path=str(ARTIFACTS / "changes.png"), full_page=True)
+        assert errors == [], errors
         page.close()

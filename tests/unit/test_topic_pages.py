@@ -128,3 +128,41 @@ def test_a_first_fit_has_nothing_to_compare(store, tmp_path):
     build_marts(store)
     page = (render_site(store, tmp_path / "site").out_dir / "changes.html").read_text()
     assert "nothing to compare with yet" in page
+
+
+def test_a_refit_that_keeps_a_topic_keeps_its_page_address_and_name(store, tmp_path):
+    """Two fits of the same papers (seeds 3 and 4): every topic continues, so each page stays
+    at its address with its name, and "Since last report" lists them as continuing."""
+    from conftest import WordEmbedder
+    from embedded_papers import load_embedded_papers
+    from test_topic_naming import PLANTED, planted_corpus
+
+    from pipeline.topics.params import TopicParams
+    from pipeline.topics.stage import fit_and_store
+
+    embedder = WordEmbedder(dim=32)
+    docs, _ = planted_corpus(n_per=45)
+    ids = [f"p{i:03d}" for i in range(len(docs))]
+    load_embedded_papers(store, ids, docs, embedder.encode(docs))
+    store.execute(  # dated papers, so the marts and the report have periods to show
+        "update papers set published = date '2025-01-01' + (hash(paper_id) % 180)::integer,"
+        " date_precision = 'day'"
+    )
+    params = TopicParams(min_cluster_size=20, n_neighbors=10, seed_check=False)
+
+    def fit_and_render(seed: int, name: str) -> dict[str, str]:
+        fit_and_store(store, "syn", seed=seed, params=params, embedder=lambda: embedder)
+        build_marts(store)
+        out = render_site(store, tmp_path / name).out_dir
+        return {
+            page.name: page.read_text().split("<h1>")[1].split("</h1>")[0]
+            for page in (out / "topics").glob("T*.html")
+        }
+
+    before = fit_and_render(3, "one")
+    assert len(before) == len(PLANTED)
+    after = fit_and_render(4, "two")
+    assert after == before  # the same addresses, each with the same name
+    changes = (tmp_path / "two" / "changes.html").read_text()
+    continued = changes[changes.index('id="continued"') :].split("</section>")[0]
+    assert all(f'href="topics/{page}"' in continued for page in before)
