@@ -33,6 +33,7 @@ from pipeline.report.data import (
     movers_since,
     records,
 )
+from pipeline.report.fit_quality import fit_quality
 from pipeline.report.topic_pages import (
     area_overview,
     fit_changes,
@@ -360,6 +361,7 @@ def write_pages(data: ReportData, build: Path, track: TrackRecord | None = None)
         "about.html.j2",
         "about",
         params=json.loads(data.run["params"]) if data.run.get("params") else {},
+        quality=fit_quality(data.run, data.fit_corpus),
         views=data.views,
         options=data.options,
         long_min_years=LONG_MIN_YEARS,
