@@ -95,6 +95,7 @@ class FitQuality:
     length: LengthClass | None
     low: bool
     references: list[Reference]
+    partial: bool = False  # the references cover some of the fit's sources, not all together
 
     @property
     def warning(self) -> str:
@@ -120,7 +121,8 @@ def judge_fit(
     """The fit's length class, whether its NPMI is low for it, and the references that match.
 
     The length class is the first (by ``max_median_words``) that the median document fits; a
-    reference matches when it was measured on the same sources and the same length class.
+    reference matches when it was measured on the same sources and the same length class; when
+    none does, those measured on some of the fit's sources are given (``partial``).
     """
     if npmi is not None and npmi != npmi:  # NaN: a fit without topics
         npmi = None
@@ -129,12 +131,12 @@ def judge_fit(
         fitting = [c for c in reference.length if median_words <= c.max_median_words]
         length = min(fitting, key=lambda c: c.max_median_words) if fitting else None
     low = bool(length is not None and npmi is not None and npmi < length.low_npmi)
-    matches = [
-        r
-        for r in reference.reference
-        if length is not None and r.length == length.name and sorted(r.sources) == sorted(sources)
-    ]
-    return FitQuality(npmi, papers, median_words, length, low, matches)
+    same_length = [r for r in reference.reference if length is not None and r.length == length.name]
+    matches = [r for r in same_length if sorted(r.sources) == sorted(sources)]
+    partial = not matches
+    if partial:  # a fit over several sources: what is known of each of them alone
+        matches = [r for r in same_length if set(r.sources) < set(sources)]
+    return FitQuality(npmi, papers, median_words, length, low, matches, partial and bool(matches))
 
 
 def fit_quality(run: dict, corpus: dict, reference: QualityReference | None = None) -> FitQuality:

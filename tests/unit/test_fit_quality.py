@@ -62,7 +62,10 @@ def test_references_match_the_same_sources_and_length_only():
         "arXiv titles"
     ]
     assert judge_fit(0.1, 9, 150, ["arxiv"], REFERENCE).references == []  # abstracts
-    assert judge_fit(0.1, 9, 10, ["arxiv", "conf"], REFERENCE).references == []
+    mixed = judge_fit(0.1, 9, 10, ["arxiv", "conf"], REFERENCE)  # known: arxiv alone
+    assert mixed.partial and [r.corpus for r in mixed.references] == ["arXiv titles"]
+    assert judge_fit(0.1, 9, 10, ["conf"], REFERENCE).references == []
+    assert not judge_fit(0.1, 9, 10, ["arxiv"], REFERENCE).partial
     assert judge_fit(0.1, 9, None, ["arxiv"], REFERENCE).length is None
 
 
@@ -111,10 +114,14 @@ def test_about_page_warns_when_npmi_is_low_and_shows_the_reference(store, tmp_pa
     assert "median of 5 words" in low and "<i>titles</i>" in low
     assert "Plain BERTopic, &lt;b&gt;toy&lt;/b&gt; titles (2,000 papers)</th><td>-0.020" in low
     assert "<b>toy</b>" not in low  # escaped like every other text
-    assert "This product, same papers</th><td>0.010</td><td>0.900</td><td>4.0%" in low
+    assert "This product, same 2,000 papers</th><td>0.010</td><td>0.900</td><td>4.0%" in low
+    assert "each of them alone" not in low
     store.execute("update topic_runs set npmi = 0.05")
     fine = _about(store, tmp_path, "fine")
     assert "Low coherence" not in fine and "<th>This fit (15 papers)</th><td>0.050" in fine
-    store.execute("update papers set source = 'other' where source = 'conf'")
+    store.execute("update papers set source = 'arxiv' where source = 'conf'")
+    part = _about(store, tmp_path, "part")  # arxiv alone: the reference measured both together
+    assert "No measurement of plain BERTopic" in part and "Plain BERTopic" not in part
+    store.execute("update papers set source = 'other' where paper_id like 'c%'")
     unknown = _about(store, tmp_path, "unknown")
     assert "No measurement of plain BERTopic on a corpus like this one" in unknown
