@@ -111,7 +111,8 @@ def test_about_page_warns_when_npmi_is_low_and_shows_the_reference(store, tmp_pa
     build_marts(store)
     low = _about(store, tmp_path, "low")
     assert "Low coherence for this corpus" in low and "NPMI -0.250) is below -0.100" in low
-    assert "median of 5 words" in low and "<i>titles</i>" in low
+    assert "median of 5 words (<i>titles</i>: a fit below NPMI -0.100 is low" in low
+    assert low.count("Measured today") == 1
     assert "Plain BERTopic, &lt;b&gt;toy&lt;/b&gt; titles (2,000 papers)</th><td>-0.020" in low
     assert "<b>toy</b>" not in low  # escaped like every other text
     assert "This product, same 2,000 papers</th><td>0.010</td><td>0.900</td><td>4.0%" in low
