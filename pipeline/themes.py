@@ -1,9 +1,11 @@
-"""Themes users name: score papers against each theme, store verdicts, calibrate the rule.
+"""Themes users name: score papers against each theme and store the verdicts.
 
 A paper belongs to a theme when its embedding is close to the theme's seed phrases and its
-text shows evidence (a keyword), or when it is very close even without a keyword. The rule and
-its thresholds live in the themes file so users can read and change them; reading and
-validating that file is :mod:`pipeline.theme_rules` (its names are importable from here too).
+text shows evidence (a keyword), or when it is very close even without a keyword. The rule lives
+in the themes file and its thresholds, per embedding model, in the calibration file next to it,
+so users can read and change them; reading and validating both is :mod:`pipeline.theme_rules`
+(its names are importable from here too), calibrating them :mod:`pipeline.theme_calibration`.
+Themes are scored only with a calibrated model.
 """
 
 from __future__ import annotations
@@ -21,22 +23,46 @@ import pyarrow.parquet as pq
 
 from pipeline.embedders import Embedder
 from pipeline.store import Store
-from pipeline.theme_rules import Theme, ThemeFileError, load_themes
+from pipeline.theme_calibration import (
+    STRONG_ONLY_SHARE,
+    RuleScore,
+    calibrate_rule,
+    calibration_table,
+    score_rule,
+    strong_floor,
+)
+from pipeline.theme_rules import (
+    Calibration,
+    ModelCalibration,
+    Theme,
+    ThemeCalibrationError,
+    ThemeFileError,
+    Thresholds,
+    for_model,
+    load_themes,
+)
 
 __all__ = [
     "JOIN_BYTES_PER_PAPER",
+    "STRONG_ONLY_SHARE",
     "THEME_BATCH_ROWS",
+    "CalibrationReport",
     "RuleScore",
     "Theme",
+    "ThemeCalibrationError",
     "ThemeFileError",
     "ThemeSummary",
+    "Thresholds",
     "assign_themes",
+    "calibrate_models",
     "calibrate_rule",
     "calibration_table",
+    "for_model",
     "join_parts",
     "load_themes",
     "score_papers",
     "score_rule",
+    "strong_floor",
     "theme_vectors",
 ]
 
@@ -146,11 +172,14 @@ def assign_themes(
 ) -> ThemeSummary:
     """Score every embedded paper against every theme and replace ``themes``/``paper_themes``.
 
-    The papers stream through in batches of ``batch_rows`` and their scores are spooled to a
-    file, so memory stays bounded by a batch; both tables are replaced in one transaction, so
-    readers see all or nothing.
+    The themes are scored with ``model``'s thresholds from their calibration file; a model it
+    does not calibrate is refused (:class:`ThemeCalibrationError`) before any work. The papers
+    stream through in batches of ``batch_rows`` and their scores are spooled to a file, so
+    memory stays bounded by a batch; both tables are replaced in one transaction, so readers
+    see all or nothing.
     """
     started = time.perf_counter()
+    themes = for_model(themes, model)
     vectors = theme_vectors(store, themes, model, make_embedder)
     catalog = pd.DataFrame(
         [
@@ -222,94 +251,111 @@ def _replace_theme_tables(store: Store, catalog: pd.DataFrame, spool: Path | Non
         store.unregister("incoming_themes")
 
 
-def _empty_scores() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "theme_id": pd.Series(dtype=str),
-            "paper_id": pd.Series(dtype=str),
-            "similarity": pd.Series(dtype=float),
-            "keyword_hit": pd.Series(dtype=bool),
-            "is_member": pd.Series(dtype=bool),
-        }
-    )
-
-
 @dataclass(frozen=True)
-class RuleScore:
-    """How a membership rule does against labels."""
+class CalibrationReport:
+    """What `trends themes calibrate` found for each model, and the calibration it would write."""
 
-    threshold: float
-    threshold_strong: float
-    precision: float
-    recall: float
-    f1: float
-    n: int
-    positives: int
+    table: pd.DataFrame  # one row per (backend, theme): calibration_table's columns
+    lines: list[str]
+    calibration: Calibration  # the file's, with the best thresholds of every model calibrated
 
 
-def score_rule(
-    similarity: np.ndarray, evidence: np.ndarray, labels: np.ndarray, threshold: float,
-    threshold_strong: float,
-) -> RuleScore:  # fmt: skip
-    """Precision, recall and F1 of the membership rule at given thresholds (pure)."""
-    predicted = (similarity >= threshold_strong) | ((similarity >= threshold) & evidence)
-    tp = int((predicted & labels).sum())
-    precision = tp / predicted.sum() if predicted.sum() else 0.0
-    recall = tp / labels.sum() if labels.sum() else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return RuleScore(
-        threshold, threshold_strong, precision, recall, f1, len(labels), int(labels.sum())
-    )
+def calibrate_models(
+    store: Store,
+    themes: list[Theme],
+    labelled: pd.DataFrame,
+    models: dict[str, str],
+    make_embedder: Callable[[str], Embedder],
+    *,
+    sample: int = 20_000,
+    today: str = "",
+) -> CalibrationReport:
+    """Calibrate the themes for each backend of ``models`` (backend -> model name).
 
-
-def calibrate_rule(similarity: np.ndarray, evidence: np.ndarray, labels: np.ndarray) -> RuleScore:
-    """Thresholds with the best F1 on the labels (ties: higher precision, higher thresholds)."""
-    best: RuleScore | None = None
-    for threshold in np.round(np.arange(0.20, 0.61, 0.01), 2):
-        for strong in np.round(np.arange(max(threshold, 0.40), 0.76, 0.01), 2):
-            s = score_rule(similarity, evidence, labels, float(threshold), float(strong))
-            key = (round(s.f1, 6), round(s.precision, 6), s.threshold, s.threshold_strong)
-            if best is None or key > (round(best.f1, 6), round(best.precision, 6), best.threshold,
-                                      best.threshold_strong):  # fmt: skip
-                best = s
-    assert best is not None
-    return best
-
-
-def calibration_table(
-    themes: list[Theme], labelled: pd.DataFrame, embeddings: dict[str, np.ndarray],
-    texts: dict[str, str], vectors: np.ndarray,
-) -> pd.DataFrame:  # fmt: skip
-    """Per theme: the file's thresholds and the best ones, scored on the labelled sample.
-
-    ``labelled`` has columns theme_id, paper_id, label (0/1); ``embeddings`` and ``texts`` are
-    keyed by paper_id.
+    A backend none of whose labelled papers is embedded in the store is reported and skipped;
+    when that leaves none, the labelled sample cannot be scored here (ValueError).
     """
-    rows = []
-    for j, theme in enumerate(themes):
-        part = labelled[(labelled["theme_id"] == theme.id) & labelled["paper_id"].isin(embeddings)]
-        if part.empty:
-            continue
-        sims = np.array([float(embeddings[p] @ vectors[j]) for p in part["paper_id"]])
-        evidence = theme.evidence([texts[p] for p in part["paper_id"]])
-        labels = part["label"].to_numpy().astype(bool)
-        now = score_rule(sims, evidence, labels, theme.threshold, theme.threshold_strong)
-        best = calibrate_rule(sims, evidence, labels)
-        rows.append(
-            {
-                "theme_id": theme.id,
-                "n": now.n,
-                "positives": now.positives,
-                "threshold": theme.threshold,
-                "threshold_strong": theme.threshold_strong,
-                "precision": now.precision,
-                "recall": now.recall,
-                "f1": now.f1,
-                "best_threshold": best.threshold,
-                "best_threshold_strong": best.threshold_strong,
-                "best_precision": best.precision,
-                "best_recall": best.recall,
-                "best_f1": best.f1,
-            }
+    if labelled.empty:
+        raise ValueError("the labelled sample has no rows")
+    current = themes[0].calibration if themes else None
+    written = dict(current.models) if current else {}
+    ids = sorted(set(labelled["paper_id"].astype(str)))
+    frames, lines = [], []
+    for backend, model in models.items():
+        found = store.query_arrow_file(
+            "themes/calibration_papers", {"model": model, "ids": ids, "sample": sample}
         )
-    return pd.DataFrame(rows)
+        flags = found.column("labelled").to_numpy(zero_copy_only=False).astype(bool)
+        flat = found.column("embedding").combine_chunks().flatten()
+        vectors = flat.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        vectors = vectors.reshape(found.num_rows, -1) if found.num_rows else vectors[:0, None]
+        paper_ids = found.column("paper_id").to_pylist()
+        texts = found.column("text").to_pylist()
+        mine, others = np.flatnonzero(flags), np.flatnonzero(~flags)
+        embeddings = {paper_ids[i]: vectors[i] for i in mine}
+        rows = int(labelled["paper_id"].isin(embeddings).sum())
+        if not rows:
+            lines.append(
+                f"themes calibrate: {backend} ({model}): none of the {len(labelled):,} labelled"
+                f" rows is embedded with it; `trends --backend {backend} embed` embeds them"
+            )
+            continue
+        theme_vecs = theme_vectors(store, themes, model, lambda b=backend: make_embedder(b))
+        table = calibration_table(
+            themes,
+            model,
+            labelled,
+            embeddings,
+            {paper_ids[i]: texts[i] for i in mine},
+            theme_vecs,
+            (vectors[others], [texts[i] for i in others]),
+        )
+        frames.append(table.assign(backend=backend))
+        lines.append(_calibration_line(backend, model, rows, len(labelled), table, len(others)))
+        best = {
+            r.theme_id: Thresholds(
+                threshold=r.best_threshold, threshold_strong=r.best_threshold_strong
+            )
+            for r in table.itertuples()
+        }
+        median = Thresholds(
+            threshold=round(float(np.median(table["best_threshold"])), 2),
+            threshold_strong=round(float(np.median(table["best_threshold_strong"])), 2),
+        )
+        written[model] = ModelCalibration(
+            backend=backend,
+            calibrated=(
+                f"{today}: best F1 on {rows} labelled rows (`trends themes calibrate --write`); "
+                f"strong threshold at least the similarity {STRONG_ONLY_SHARE:.0%} of "
+                f"{len(others):,} store papers reach; default: the themes' medians"
+            ),
+            default=median,
+            themes=best,
+        )
+    if not frames:
+        raise ValueError(
+            f"none of the {len(labelled):,} labelled papers is embedded with "
+            f"{' or '.join(models.values())} in this store; run `trends run --sample 2000` "
+            "(or more) first, or `trends --backend B embed`"
+        )
+    table = pd.concat(frames, ignore_index=True)
+    table = table[["backend", *[c for c in table.columns if c != "backend"]]]
+    path = current.path if current else Path("themes.calibration.toml")
+    return CalibrationReport(table, lines, Calibration(path=path, models=written))
+
+
+def _calibration_line(
+    backend: str, model: str, rows: int, labelled: int, table: pd.DataFrame, sampled: int
+) -> str:
+    """One backend's summary: F1 now and at the best thresholds, and its largest theme."""
+    now = table["f1"].mean()
+    now_text = "not calibrated" if now != now else f"mean F1 {now:.3f} at the file's thresholds"
+    shares = table["share"] if now == now else table["best_share"]
+    largest = ""
+    if sampled and shares.notna().any():
+        top = table.loc[shares.idxmax()]
+        largest = f"; largest theme {top['theme_id']} {shares.max():.1%} of {sampled:,} papers"
+    return (
+        f"themes calibrate: {backend} ({model}): {rows:,} of {labelled:,} labelled rows in the "
+        f"store; {now_text}, {table['best_f1'].mean():.3f} at the best ones{largest}"
+    )

@@ -19,49 +19,97 @@ def themes_calibrate(
     labels: Annotated[Path, typer.Option(help="Labelled sample: theme_id,paper_id,label.")] = Path(
         "themes/labels.csv"
     ),
+    write: Annotated[
+        bool,
+        typer.Option(
+            "--write",
+            help="Store the best thresholds of each backend calibrated here in the calibration "
+            "file (themes.calibration.toml next to the themes file).",
+        ),
+    ] = False,
+    sample: Annotated[
+        int, typer.Option(min=100, help="Store papers that set the strong floor and shares.")
+    ] = 20_000,
 ) -> None:
-    """Score each theme's membership rule against a labelled sample (papers in the store).
+    """Score each backend's theme thresholds against a labelled sample (papers in the store).
 
-    The vectors are the current topic fit's (its backend, as analyze scores themes with), unless
-    a backend is set explicitly; one that differs from the fit's is refused.
+    Every backend whose vectors of the labelled papers are in the store is reported (only the
+    one set with --backend, when set): per theme, the calibration file's thresholds and the
+    best ones with their precision, recall and F1 on the labelled rows, and the share of the
+    store's papers each makes members. `trends --backend static embed` embeds papers for one.
     """
-    import numpy as np
+    from datetime import UTC, datetime
+
     import pandas as pd
 
-    from pipeline.embed import load_embeddings
     from pipeline.embedders import make_embedder, model_name
-    from pipeline.runner import fit_settings, read_themes, writer
-    from pipeline.themes import calibration_table, theme_vectors
+    from pipeline.runner import read_themes, writer
+    from pipeline.theme_rules import calibration_toml
+    from pipeline.themes import calibrate_models
 
-    labelled = pd.read_csv(labels)
-    themes = read_themes(ctx.settings.themes_file)
-    with writer(ctx.settings) as store:
-        s = fit_settings(store, ctx.settings)
-        model = model_name(s.embedding_backend)
-        vectors = theme_vectors(
-            store, themes, model, lambda: make_embedder(s.embedding_backend, s.embed_batch_size)
-        )
-        ids, matrix = load_embeddings(store, model)
-        texts = dict(store.query_file("ops/paper_texts").values)
-    embeddings = dict(zip(ids, matrix, strict=True))
-    found = labelled["paper_id"].isin(embeddings).sum()
-    if found == 0:
-        raise ValueError(
-            f"none of the {len(labelled)} labelled papers is embedded with {model} in "
-            f"{s.work_db}; run `trends run --sample 2000` (or more) first"
-        )
-    table = calibration_table(themes, labelled, embeddings, texts, vectors)
-    grid = Table()
-    for col in table.columns:
-        grid.add_column(col)
-    for row in table.itertuples(index=False):
-        grid.add_row(*(f"{v:.2f}" if isinstance(v, float | np.floating) else str(v) for v in row))
-    out.print(grid)
-    out.print(
-        f"themes calibrate: {found:,} of {len(labelled):,} labelled rows in the store; "
-        f"mean F1 {table['f1'].mean():.3f} at the file's thresholds, "
-        f"{table['best_f1'].mean():.3f} at the best ones"
+    settings = ctx.settings
+    chosen = (
+        [settings.embedding_backend]
+        if "embedding_backend" in settings.model_fields_set
+        else list(EmbeddingBackend)
     )
+    themes = read_themes(settings.themes_file)
+    try:
+        labelled = pd.read_csv(labels, usecols=["theme_id", "paper_id", "label"])
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(f"labelled sample {labels}: {str(exc).splitlines()[0]}") from None
+    with writer(settings) as store:
+        result = calibrate_models(
+            store,
+            themes,
+            labelled,
+            {b.value: model_name(b) for b in chosen},
+            lambda b: make_embedder(EmbeddingBackend(b), settings.embed_batch_size),
+            sample=sample,
+            today=datetime.now(UTC).date().isoformat(),
+        )
+    grid = Table()
+    for col in result.table.columns:
+        grid.add_column(HEADERS.get(col, col))
+    for row in result.table.itertuples(index=False):
+        grid.add_row(*(_cell(k, v) for k, v in zip(result.table.columns, row, strict=True)))
+    out.print(grid)
+    for line in result.lines:
+        out.print(line)
+    if write:
+        path = result.calibration.path
+        path.write_text(calibration_toml(result.calibration), encoding="utf-8")
+        out.print(
+            f"themes calibrate: wrote the best thresholds of "
+            f"{', '.join(result.table['backend'].unique())} to {path}"
+        )
+
+
+# Short column names: the table has 17 columns and must fit a terminal.
+HEADERS = {
+    "theme_id": "theme",
+    "positives": "pos",
+    "threshold": "thr",
+    "threshold_strong": "strong",
+    "precision": "P",
+    "recall": "R",
+    "f1": "F1",
+    "strong_floor": "floor",
+    "best_threshold": "best thr",
+    "best_threshold_strong": "best strong",
+    "best_precision": "best P",
+    "best_recall": "best R",
+    "best_f1": "best F1",
+    "best_share": "best share",
+}
+
+
+def _cell(column: str, value: object) -> str:
+    if isinstance(value, float) and value != value:
+        return "-"  # NaN: the calibration file has no thresholds for this backend
+    if isinstance(value, float):
+        return f"{value:.1%}" if column.endswith("share") else f"{value:.2f}"
+    return str(value)
 
 
 @models_app.command("build")

@@ -7,7 +7,7 @@ of ``sql/report/``); the rest turns those frames into the figures a page shows.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -87,6 +87,7 @@ class ReportData:
     retired: pd.DataFrame  # stable topics no longer in the fit (sql/report/retired_topics.sql)
     areas: pd.DataFrame  # area_id, name, n_topics of the fit (empty before areas)
     area_series: dict[str, pd.DataFrame]  # per grain
+    fit_corpus: dict = field(default_factory=dict)  # papers, median_words, sources of the fit
 
     def view_rows(self, frame_by_grain: dict[str, pd.DataFrame], view: View) -> pd.DataFrame:
         """The rows of one view: its source at its grain (the recent view: last few years)."""
@@ -168,6 +169,7 @@ def load_report_data(store: Store, options: ReportOptions | None = None) -> Repo
         retired=store.query_file("report/retired_topics", params),
         areas=store.query_file("report/topic_areas", params),
         area_series=per_grain("area_series"),
+        fit_corpus=records(store.query_file("report/fit_corpus", params))[0],
     )
 
 

@@ -35,6 +35,7 @@ from pipeline.report.data import (
     records,
 )
 from pipeline.report.feed import render_feed
+from pipeline.report.fit_quality import fit_quality
 from pipeline.report.topic_pages import (
     area_overview,
     paper_lists,
@@ -373,6 +374,7 @@ def write_pages(
         "about.html.j2",
         "about",
         params=json.loads(data.run["params"]) if data.run.get("params") else {},
+        quality=fit_quality(data.run, data.fit_corpus),
         views=data.views,
         options=data.options,
         long_min_years=LONG_MIN_YEARS,

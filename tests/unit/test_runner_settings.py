@@ -1,17 +1,18 @@
-"""Settings the runner passes on: the fit budget, and the fit's backend for themes calibrate."""
+"""Settings the runner passes on: the fit budget.
+
+`trends themes calibrate` reports every backend (tests/unit/test_themes.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pytest
-from conftest import TOY_ROWS, seed_toy_fit
 from typer.testing import CliRunner
 
-from pipeline import runner, themes
+from pipeline import runner
 from pipeline.cli import app
-from pipeline.config import EmbeddingBackend, Settings, load_settings
-from pipeline.embedders import MODEL_NAMES
+from pipeline.config import Settings, load_settings
 from pipeline.store import open_writer
 from pipeline.topics.sampling import DEFAULT_BUDGET, SampleRule
 
@@ -61,33 +62,3 @@ def test_cli_fit_budget_reaches_the_fit(tmp_path, fits):
     assert fits[-1].sample == SampleRule(1234)
     refused = CliRunner().invoke(app, ["--home", str(home), "topics", "--fit-budget", "5"])
     assert refused.exit_code == 2 and not fits[1:]  # below the rule's 20 papers: usage error
-
-
-def test_themes_calibrate_scores_with_the_fits_backend(tmp_path, monkeypatch):
-    monkeypatch.delenv("TRENDS_EMBEDDING_BACKEND", raising=False)
-    home = tmp_path / "home"
-    static = MODEL_NAMES[EmbeddingBackend.static]
-    with open_writer(home / "work" / "trends.duckdb") as store:
-        seed_toy_fit(store, TOY_ROWS)
-        store.execute("update topic_runs set model = ?", [static])
-    used: list[str] = []
-
-    def theme_vectors(store, themes_, model, make_embedder):
-        used.append(model)  # no model is loaded: the vectors are never needed here
-        return {}
-
-    monkeypatch.setattr(themes, "theme_vectors", theme_vectors)
-    labels = tmp_path / "labels.csv"
-    labels.write_text("theme_id,paper_id,label\nagents,p1,1\n")
-    result = CliRunner().invoke(
-        app, ["--home", str(home), "themes", "calibrate", "--labels", str(labels)]
-    )
-    assert used == [static]
-    assert result.exit_code == 1 and f"embedded with {static}" in result.output
-
-    # an explicit other backend is refused, as analyze refuses it
-    onnx = CliRunner().invoke(
-        app,
-        ["--home", str(home), "--backend", "onnx", "themes", "calibrate", "--labels", str(labels)],
-    )
-    assert onnx.exit_code == 1 and "was made with static" in onnx.output
