@@ -135,7 +135,7 @@ write_env() {
   # For an operator's shell: `source airflow_home/env.sh` then use .venv/bin/airflow.
   {
     echo "# written by scripts/airflow_local.sh start"
-    env | grep -E '^(AIRFLOW_HOME|AIRFLOW__[A-Z_]+|TRENDS_[A-Z_]+|PYTHONPATH|HF_HUB_OFFLINE|TRANSFORMERS_OFFLINE)=' |
+    env | grep -E '^(AIRFLOW_HOME|AIRFLOW__[A-Z_]+|TRENDS_HOME|PYTHONPATH|HF_HUB_OFFLINE|TRANSFORMERS_OFFLINE)=' |
       sort | sed -E "s/^([^=]+)=(.*)$/export \1='\2'/"
   } >"$AIRFLOW_HOME/env.sh"
 }
