@@ -68,7 +68,7 @@ def trends_topics() -> None:
 
     @task(pool=WRITER_POOL)
     def plan_embeddings(params: dict | None = None, run_id: str | None = None) -> list[str]:
-        from pipeline.runner import MIN_SHARD_PAPERS, plan_embed_stage, run_settings, writer
+        from pipeline.runner import plan_embed_stage, run_settings, writer
         from pipeline.tasklog import log_summary
 
         params = params or {}
@@ -79,7 +79,7 @@ def trends_topics() -> None:
                 settings,
                 run_id or "manual",
                 int(params.get("embed_shards") or 1),
-                min_papers=int(params.get("embed_shard_papers") or MIN_SHARD_PAPERS),
+                min_papers=params.get("embed_shard_papers"),  # None: MIN_SHARD_PAPERS
             )
         log_summary(plan.line())
         return [str(p) for p in plan.todo_files]
