@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 
 export TRENDS_HOME ?= var
 
-.PHONY: help setup lock lock-check browser demo run test test-fast lint format clean airflow airflow-stop
+.PHONY: help setup lock lock-check browser celery-deps demo run test test-fast lint format clean airflow airflow-celery airflow-stop
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,7 @@ setup: $(BIN)/python ## create .venv and install everything from requirements.lo
 	@# the onnx and static embedding models, built offline from the packaged MiniLM (skipped when valid)
 	$(BIN)/trends models build
 	@$(MAKE) --no-print-directory browser
+	@$(MAKE) --no-print-directory celery-deps
 	@$(BIN)/trends --help >/dev/null && echo "setup: ok ($$($(BIN)/python -c 'import torch, duckdb, bertopic; print("torch", torch.__version__, "duckdb", duckdb.__version__, "bertopic", bertopic.__version__)'))"
 
 # Refresh the lock after changing a dependency in pyproject.toml or constraints.txt (then rerun
@@ -72,6 +73,19 @@ browser: ## install Debian's headless Chromium for the browser tests (skipped wh
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	      || echo "browser: could not install chromium; browser tests will be skipped"; \
 	  else echo "browser: install Debian's chromium package to run the browser tests"; fi; }
+
+# `make airflow-celery` and its test: Debian's PostgreSQL server (the metadata database) and Redis
+# (the Celery broker). Only the programs: scripts/airflow_celery.sh starts its own instances on
+# other ports under airflow_home/; a system instance the packages may start is left alone.
+celery-deps: ## install Debian's postgresql and redis-server for the Celery stack (skipped when present)
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	    || { echo "celery-deps: could not install$$missing"; exit 1; }; \
+	else echo "celery-deps: install Debian's$$missing to run make airflow-celery and its test"; fi
 
 # The demo spans years: a deterministic sample (docs/ingest.md) of DEMO_PER_MONTH papers of each
 # arXiv 2025 month (8 x 150), then DEMO_PER_YEAR of each conference year since DEMO_FROM
@@ -138,7 +152,12 @@ scale: ## not in CI: ingest + analyse SCALE_PAPERS (1M) Kaggle-format papers; ti
 airflow: ## local Airflow 3 UI+API on 127.0.0.1:8080 (AIRFLOW_PORT), LocalExecutor, airflow_home/
 	@scripts/airflow_local.sh start
 
-airflow-stop: ## stop the processes `make airflow` started (by their recorded pids)
+# AIRFLOW_CELERY_WORKERS (2), AIRFLOW_CELERY_CONCURRENCY (1), AIRFLOW_POSTGRES_PORT (54329),
+# AIRFLOW_REDIS_PORT (63799): scripts/airflow_celery.sh; docs/scaling.md
+airflow-celery: celery-deps ## the same Airflow on the CeleryExecutor: PostgreSQL metadata, Redis broker, 2 workers (127.0.0.1)
+	@AIRFLOW_EXECUTOR=celery scripts/airflow_local.sh start
+
+airflow-stop: ## stop the processes `make airflow` or `make airflow-celery` started (by their recorded pids)
 	@scripts/airflow_local.sh stop
 
 clean: ## remove generated state (var/, caches); keeps .venv

@@ -26,6 +26,11 @@ PUBLISHED = Asset(name="published_database", uri="trends://published", group=GRO
 # all DAGs (DuckDB allows one writer process). `make airflow` creates it.
 WRITER_POOL = "trends_writer"
 
+# The Celery queue of the mapped embedding shards (the heavy, parallel part): workers started
+# with `--queues embed` take them, e.g. GPU machines; everything else goes to the default queue.
+# Executors without queues (LocalExecutor) ignore it. `make airflow-celery` starts the workers.
+EMBED_QUEUE = "embed"
+
 TAGS = ["research-trends"]
 
 
@@ -188,6 +193,22 @@ def embed_shards_param() -> Param:
         description=(
             "Split the papers to embed into this many Parquet shards, each embedded by its "
             "own mapped task (in parallel on LocalExecutor slots or Celery/Kubernetes workers)."
+        ),
+    )
+
+
+def embed_shard_papers_param() -> Param:
+    """The fewest papers a shard gets (each shard loads the model once)."""
+    return Param(
+        256,
+        type="integer",
+        minimum=1,
+        maximum=1_000_000,
+        title="Papers per shard (at least)",
+        description=(
+            "Each embedding shard gets at least this many papers, so that loading the model "
+            "(about as costly as embedding a few hundred abstracts) pays off; fewer papers "
+            "than shards x this make fewer shards."
         ),
     )
 

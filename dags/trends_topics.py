@@ -5,10 +5,11 @@ at 03:00 UTC for a full refit (skipped while nothing is embedded yet).
 
 1. `plan_embeddings` (writer, brief): lists the papers without a current embedding into
    Parquet todo shards (`$TRENDS_HOME/work/shards/`), the only store access before the load.
-2. `embed_shard` (mapped, one task per shard, no store access): embeds its shard into a
-   vectors shard. The form's *embedding shards* caps their number; each shard gets at least
-   256 papers, so a small update is one shard. Shards run in parallel, on LocalExecutor slots
-   here or on Celery/Kubernetes workers that share `$TRENDS_HOME`.
+2. `embed_shard` (mapped, one task per shard, no store access, Celery queue `embed`):
+   embeds its shard into a vectors shard. The form's *embedding shards* caps their number;
+   each shard gets at least *papers per shard* (256), so a small update is one shard. Shards
+   run in parallel, on LocalExecutor slots here or on Celery/Kubernetes workers that share
+   `$TRENDS_HOME` (`make airflow-celery`, docs/scaling.md).
 3. `load_embeddings` (writer): loads every vectors shard in one transaction; updates the
    `paper_embeddings` asset.
 4. `topics` (writer): places the new papers into the current topics, or refits BERTopic from
@@ -24,11 +25,13 @@ from __future__ import annotations
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 from trends_common import (
     DEFAULT_ARGS,
+    EMBED_QUEUE,
     EMBEDDINGS,
     PAPERS,
     TAGS,
     TOPICS,
     WRITER_POOL,
+    embed_shard_papers_param,
     embed_shards_param,
     embedding_backend_param,
     full_refit_param,
@@ -57,6 +60,7 @@ from trends_common import (
         "embedding_backend": embedding_backend_param(),
         "topic_representation": topic_representation_param(),
         "embed_shards": embed_shards_param(),
+        "embed_shard_papers": embed_shard_papers_param(),
     },
 )
 def trends_topics() -> None:
@@ -71,12 +75,16 @@ def trends_topics() -> None:
         settings = run_settings(params)
         with writer(settings) as store:
             plan = plan_embed_stage(
-                store, settings, run_id or "manual", int(params.get("embed_shards") or 1)
+                store,
+                settings,
+                run_id or "manual",
+                int(params.get("embed_shards") or 1),
+                min_papers=params.get("embed_shard_papers"),  # None: MIN_SHARD_PAPERS
             )
         log_summary(plan.line())
         return [str(p) for p in plan.todo_files]
 
-    @task(max_active_tis_per_dagrun=16)
+    @task(queue=EMBED_QUEUE, max_active_tis_per_dagrun=16)
     def embed_shard(todo_file: str, params: dict | None = None) -> str:
         from pipeline.runner import embed_shard_stage, run_settings
         from pipeline.tasklog import log_summary

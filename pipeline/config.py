@@ -32,6 +32,19 @@ class EmbeddingBackend(StrEnum):
     static = "static"
 
 
+class EmbedDevice(StrEnum):
+    """Where the transformer backends run (``TRENDS_EMBED_DEVICE``); see :mod:`pipeline.embedders`.
+
+    ``cpu`` (the default): always the CPU. ``cuda``: torch's CUDA device (``minilm``) or ONNX
+    Runtime's CUDA provider (``onnx``), and one error line when there is none. ``auto``: CUDA
+    when present, else the CPU. ``static`` is a table lookup and always runs on the CPU.
+    """
+
+    cpu = "cpu"
+    cuda = "cuda"
+    auto = "auto"
+
+
 class TopicRepresentation(StrEnum):
     """How each topic's ten words are chosen from its c-TF-IDF ranking.
 
@@ -87,6 +100,9 @@ class Settings(BaseSettings):
     seed: int = 42
     topic_representation: TopicRepresentation = TopicRepresentation.ctfidf
     embed_batch_size: int = Field(64, ge=1, le=4096)
+    embed_device: EmbedDevice = Field(
+        EmbedDevice.cpu, description="cpu, cuda or auto: where minilm and onnx embed."
+    )
     fit_budget: int = Field(
         40_000,  # pipeline.topics.sampling.DEFAULT_BUDGET (not imported: config stays light)
         ge=20,

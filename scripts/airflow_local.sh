@@ -7,6 +7,11 @@
 #   scripts/airflow_local.sh stop     stop exactly the processes `start` recorded (by pid)
 #   scripts/airflow_local.sh status   which recorded processes are alive
 #
+# AIRFLOW_EXECUTOR=celery (`make airflow-celery`) runs the CeleryExecutor instead: PostgreSQL
+# metadata, a Redis broker and Celery workers, also on 127.0.0.1 only, started before and
+# stopped after the four processes (scripts/airflow_celery.sh says how). Default: local
+# (LocalExecutor, SQLite metadata).
+#
 # `airflow standalone` is not used: it opens log-server ports on all interfaces. Here the
 # scheduler and triggerer skip their log servers (the API server reads task logs from disk), so
 # the API port on 127.0.0.1 is the only port that listens.
@@ -18,6 +23,7 @@
 #   AIRFLOW_DAGS_FOLDER    default <repo>/dags
 #   TRENDS_NOTIFY_*        where failed tasks are reported (see .env.example); passed through
 #   AIRFLOW_START_TIMEOUT  seconds to wait for the API, default 180
+#   AIRFLOW_EXECUTOR       local (default) or celery; the Celery settings: airflow_celery.sh
 #
 # AIRFLOW_HOME holds the admin password in plain text (Airflow's simple auth manager), the
 # generated airflow.cfg and env.sh: `start` makes the folder and those files its owner's only
@@ -33,6 +39,7 @@ URL="http://$HOST:$PORT"
 PIDS="$AIRFLOW_HOME/pids"
 LOGS="$AIRFLOW_HOME/logs"
 PROCESSES=(api-server scheduler dag-processor triggerer)
+EXECUTOR="${AIRFLOW_EXECUTOR:-local}"
 POOL=trends_writer
 PASSWORDS="${AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE:-$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated}"
 
@@ -45,6 +52,13 @@ export PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$AIRFLOW_HOME/airflow.db"
+CELERY_WORKER_NAMES=()
+CELERY_SERVICES=()
+case "$EXECUTOR" in
+  local) ;;
+  celery) source "$REPO/scripts/airflow_celery.sh" ;; # overrides the executor and the database
+  *) echo "airflow: AIRFLOW_EXECUTOR must be local or celery, not '$EXECUTOR'" >&2; exit 2 ;;
+esac
 export AIRFLOW__LOGGING__BASE_LOG_FOLDER="$LOGS"
 export AIRFLOW__API__HOST="$HOST"
 export AIRFLOW__API__PORT="$PORT"
@@ -58,19 +72,37 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 say() { echo "airflow: $*"; }
 
-# A recorded pid counts only while it is alive and still an airflow process (pids get reused).
+# A recorded pid counts only while it is alive and still the program it was (pids get reused):
+# postgres, redis-server, or an airflow process (a Celery worker renames itself after celery).
 alive() {
-  local pid="$1"
+  local name="$1" pid="$2" program=airflow
+  case "$name" in
+    postgres) program=postgres ;;
+    redis) program=redis-server ;;
+    worker-*) program='airflow|celery' ;;
+  esac
   [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null &&
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q airflow
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -Eq "$program"
 }
 
 recorded_pid() { cat "$PIDS/$1.pid" 2>/dev/null || true; }
 
+# Every process a start may have recorded, in stopping order: Airflow's, workers, services.
+# Found from the pid files too, so `stop` also ends what a start with other settings began.
+recorded_names() {
+  local file name
+  local -a names=("${PROCESSES[@]}")
+  for file in "$PIDS"/worker-*.pid; do
+    [[ -e "$file" ]] && names+=("$(basename "$file" .pid)")
+  done
+  for name in redis postgres; do [[ -e "$PIDS/$name.pid" ]] && names+=("$name"); done
+  printf '%s\n' "${names[@]}" | awk '!seen[$0]++'
+}
+
 running() {
   local name
-  for name in "${PROCESSES[@]}"; do
-    alive "$(recorded_pid "$name")" && return 0
+  for name in $(recorded_names); do
+    alive "$name" "$(recorded_pid "$name")" && return 0
   done
   return 1
 }
@@ -115,17 +147,24 @@ start() {
     say "already running at $URL (pids in $PIDS); stop it with: make airflow-stop"
     return 0
   fi
-  if ss -ltnH "sport = :$PORT" 2>/dev/null | grep -q .; then
-    say "port $PORT is already in use; choose another with AIRFLOW_PORT=NNNN"
-    return 1
-  fi
+  local port
+  for port in "$PORT" $([[ "$EXECUTOR" == celery ]] && celery_ports); do
+    if ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; then
+      say "port $port is already in use; choose another (AIRFLOW_PORT, AIRFLOW_POSTGRES_PORT, AIRFLOW_REDIS_PORT)"
+      return 1
+    fi
+  done
   local t0=$SECONDS
   say "AIRFLOW_HOME=$AIRFLOW_HOME, TRENDS_HOME=$TRENDS_HOME, DAGs from $AIRFLOW__CORE__DAGS_FOLDER"
+  say "executor: $AIRFLOW__CORE__EXECUTOR"
+  if [[ "$EXECUTOR" == celery ]]; then
+    celery_start_services || { stop >/dev/null; return 1; }
+  fi
   "$BIN/airflow" db migrate >"$LOGS/db-migrate.log" 2>&1 ||
-    { say "db migrate failed; see $LOGS/db-migrate.log"; tail -n 20 "$LOGS/db-migrate.log"; return 1; }
+    { say "db migrate failed; see $LOGS/db-migrate.log"; tail -n 20 "$LOGS/db-migrate.log"; stop >/dev/null; return 1; }
   "$BIN/airflow" pools set "$POOL" 1 "one writer of the trends working database at a time" \
     >"$LOGS/pools.log" 2>&1 ||
-    { say "creating pool $POOL failed; see $LOGS/pools.log"; return 1; }
+    { say "creating pool $POOL failed; see $LOGS/pools.log"; stop >/dev/null; return 1; }
   write_env
   protect
 
@@ -144,11 +183,12 @@ start() {
     echo $! >"$PIDS/$name.pid"
   done
   set +m
+  [[ "$EXECUTOR" == celery ]] && celery_start_workers
 
   local deadline=$((SECONDS + ${AIRFLOW_START_TIMEOUT:-180}))
   until curl -fsS -o /dev/null "$URL/api/v2/monitor/health" 2>/dev/null; do
-    for name in "${PROCESSES[@]}"; do
-      if ! alive "$(recorded_pid "$name")"; then
+    for name in "${PROCESSES[@]}" "${CELERY_WORKER_NAMES[@]}" "${CELERY_SERVICES[@]}"; do
+      if ! alive "$name" "$(recorded_pid "$name")"; then
         say "$name exited during start-up; last lines of $LOGS/$name.log:"
         tail -n 20 "$LOGS/$name.log"
         stop >/dev/null
@@ -163,7 +203,8 @@ start() {
     sleep 1
   done
   protect
-  say "up in $((SECONDS - t0))s: api-server, scheduler, dag-processor, triggerer (pids in $PIDS)"
+  say "up in $((SECONDS - t0))s: ${PROCESSES[*]} ${CELERY_WORKER_NAMES[*]} ${CELERY_SERVICES[*]} (pids in $PIDS)"
+  [[ "$EXECUTOR" == celery ]] && celery_summary
   say "UI:       $URL"
   say "report:   $URL/trends-report/  (the \"Trends report\" entry of the UI's navigation)"
   say "login:    admin / $(password)   (from $PASSWORDS, mode 0600)"
@@ -172,40 +213,63 @@ start() {
   say "stop:     make airflow-stop"
 }
 
-stop() {
-  local name pid stopped=0
-  for name in "${PROCESSES[@]}"; do
+# Stop the named recorded processes together, and wait for them (30 s, then SIGKILL).
+stop_group() {
+  local signal="$1" name pid stopped=0
+  shift
+  for name in "$@"; do
     pid="$(recorded_pid "$name")"
-    if alive "$pid"; then
-      # the group first (children included), then the process itself should it have left it
-      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    if alive "$name" "$pid"; then
+      if [[ "$name" == postgres ]]; then
+        kill -INT "$pid" 2>/dev/null || true # "fast" shutdown: the postmaster ends its backends
+      else
+        # the group first (children included), then the process itself should it have left it
+        kill "-$signal" -- "-$pid" 2>/dev/null || kill "-$signal" "$pid" 2>/dev/null || true
+      fi
       stopped=$((stopped + 1))
     fi
   done
   local deadline=$((SECONDS + 30))
-  for name in "${PROCESSES[@]}"; do
+  for name in "$@"; do
     pid="$(recorded_pid "$name")"
     [[ -z "$pid" ]] && continue
-    while alive "$pid" && ((SECONDS < deadline)); do sleep 0.5; done
-    if alive "$pid"; then
-      say "$name (pid $pid) ignored SIGTERM; killing it"
+    while alive "$name" "$pid" && ((SECONDS < deadline)); do sleep 0.5; done
+    if alive "$name" "$pid"; then
+      say "$name (pid $pid) ignored SIG$signal; killing it"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
-    # members of its group still winding down (a task, a parsing process) go with it
+    # members of its group still winding down (a task, a parsing process, a backend) go with it
     local member
     for member in $(pgrep -g "$pid" 2>/dev/null || true); do
-      alive "$member" && kill -KILL "$member" 2>/dev/null || true
+      alive "$name" "$member" && kill -KILL "$member" 2>/dev/null || true
     done
     rm -f "$PIDS/$name.pid"
   done
-  say "stopped $stopped process(es)"
+  STOPPED=$((STOPPED + stopped))
+}
+
+# Airflow's processes and the workers first (they still talk to the broker and the database),
+# then Redis and PostgreSQL.
+stop() {
+  local name
+  local -a first=() services=()
+  STOPPED=0
+  for name in $(recorded_names); do
+    case "$name" in
+      postgres | redis) services+=("$name") ;;
+      *) first+=("$name") ;;
+    esac
+  done
+  stop_group TERM "${first[@]}"
+  ((${#services[@]})) && stop_group TERM "${services[@]}"
+  say "stopped $STOPPED process(es)"
 }
 
 status() {
   local name pid
-  for name in "${PROCESSES[@]}"; do
+  for name in $(recorded_names); do
     pid="$(recorded_pid "$name")"
-    if alive "$pid"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; fi
+    if alive "$name" "$pid"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; fi
   done
   running && echo "UI: $URL" || true
 }

@@ -1,9 +1,10 @@
 """The local Airflow stack of `scripts/airflow_local.sh`, started and stopped for a test module.
 
-Shared by the live DAG tests (tests/dags/test_airflow_live.py) and the operator's browser test
-(tests/browser/test_airflow_ui.py): a free loopback port, the environment the script reads,
-starting the four processes and stopping exactly the ones the script recorded, and the browser
-steps both take (opening a page, signing in).
+Shared by the live DAG tests (tests/dags/test_airflow_live.py), the Celery stack test
+(tests/dags/test_airflow_celery.py, ``AIRFLOW_EXECUTOR=celery``) and the operator's browser
+test (tests/browser/test_airflow_ui.py): a free loopback port, the environment the script
+reads, starting the processes and stopping exactly the ones the script recorded, the addresses
+they listen on, and the browser steps (opening a page, signing in).
 """
 
 from __future__ import annotations
@@ -79,8 +80,10 @@ def airflow_stack(env: dict[str, str]) -> Iterator[Started]:
     pid_dir = airflow_home / "pids"
     pids: dict[str, int] = {}
     try:
+        # the script's own wait for the API, plus the migration and the services before it
+        timeout = int(env.get("AIRFLOW_START_TIMEOUT", "180")) + 420
         started = subprocess.run(
-            [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=600
+            [str(SCRIPT), "start"], env=env, capture_output=True, text=True, timeout=timeout
         )
         pids.update(_recorded_pids(pid_dir))
         assert started.returncode == 0, started.stdout + started.stderr
@@ -97,11 +100,35 @@ def airflow_stack(env: dict[str, str]) -> Iterator[Started]:
 
 
 def _recorded_pids(pid_dir: Path) -> dict[str, int]:
-    return {
-        name: int((pid_dir / f"{name}.pid").read_text())
-        for name in PROCESSES
-        if (pid_dir / f"{name}.pid").exists()
-    }
+    """Every pid the script recorded: the four processes, and any workers and services."""
+    found = {}
+    for path in pid_dir.glob("*.pid"):
+        try:
+            found[path.stem] = int(path.read_text())
+        except (OSError, ValueError):  # removed or half-written meanwhile
+            continue
+    return found
+
+
+def process_groups(pids: dict[str, int]) -> set[int]:
+    """The recorded pids and every process in their groups (children: workers, backends)."""
+    group = set(pids.values())
+    for pid in pids.values():
+        found = subprocess.run(["pgrep", "-g", str(pid)], capture_output=True, text=True)
+        group |= {int(p) for p in found.stdout.split()}
+    return group
+
+
+def listening_addresses(pids: dict[str, int]) -> list[str]:
+    """``address:port`` of each TCP socket a recorded process or its group listens on."""
+    group = process_groups(pids)
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout
+    found = []
+    for line in out.splitlines():
+        owners = {int(p.split("=")[1]) for p in line.split("users:")[-1].split(",") if "pid=" in p}
+        if owners & group:
+            found.append(line.split()[3])
+    return sorted(found)
 
 
 def goto(page, url: str) -> None:

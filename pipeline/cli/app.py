@@ -83,7 +83,12 @@ def main(
     ] = None,
 ) -> None:
     """Settings come from the environment (TRENDS_*); these options override them."""
-    ctx.settings = load_settings(home=home, data_dir=data_dir, embedding_backend=backend, seed=seed)
+    from pipeline.cli.guard import guarded  # here: guard imports this module's console
+
+    # a bad TRENDS_* value is one error line naming the setting, like any failed command
+    ctx.settings = guarded(load_settings)(
+        home=home, data_dir=data_dir, embedding_backend=backend, seed=seed
+    )
 
 
 def with_backend(

@@ -90,6 +90,16 @@ def test_embedding_is_split_into_mapped_shards_loaded_by_one_task(dagbag):
     assert dag.get_task("topics").upstream_task_ids == {"load_embeddings"}
 
 
+def test_only_the_embedding_shards_go_to_the_embed_queue(dagbag):
+    """Celery workers started with `--queues embed` take the shards; the rest stays default."""
+    for dag_id, dag in dagbag.dags.items():
+        for t in dag.tasks:
+            expected = (
+                "embed" if (dag_id, t.task_id) == ("trends_topics", "embed_shard") else "default"
+            )
+            assert t.queue == expected, (dag_id, t.task_id, t.queue)
+
+
 def _uris(assets) -> set[str]:
     return {a.uri for a in assets}
 
@@ -141,7 +151,13 @@ def test_ingest_is_daily_on_data_intervals_and_topics_refit_weekly(dagbag):
 
 FORM_FIELDS = {
     "trends_ingest": {"source", "input_path", "sample", "date_from", "date_to", "categories"},
-    "trends_topics": {"full_refit", "embedding_backend", "topic_representation", "embed_shards"},
+    "trends_topics": {
+        "full_refit",
+        "embedding_backend",
+        "topic_representation",
+        "embed_shards",
+        "embed_shard_papers",
+    },
     "trends_report": {"as_of"},
     "research_trends": {
         "input_path",
@@ -177,6 +193,7 @@ def test_every_param_is_a_labelled_form_field(dagbag):
         ("trends_report", {"as_of": "yesterday"}, "date"),
         ("trends_topics", {"embedding_backend": "word2vec"}, "is not one of"),
         ("trends_topics", {"embed_shards": 0}, "minimum"),
+        ("trends_topics", {"embed_shard_papers": 0}, "minimum"),
         ("research_trends", {"sample": 5}, "minimum"),
     ],
 )

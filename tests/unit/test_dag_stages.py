@@ -290,6 +290,14 @@ def test_small_updates_make_one_shard(loaded_store, tmp_path):
     assert len(one.todo_files) == 1 and one.papers == 7
 
 
+def test_the_runner_takes_the_fewest_papers_per_shard_from_the_run(loaded_store, settings):
+    """trends_topics' *papers per shard* param; without it, MIN_SHARD_PAPERS (256)."""
+    run_id = "manual__2025-06-01T00:00:00+00:00"
+    assert len(plan_embed_stage(loaded_store, settings, run_id, 8).todo_files) == 1
+    plan = plan_embed_stage(loaded_store, settings, run_id, 8, min_papers=3)
+    assert len(plan.todo_files) == 2 and plan.papers == 7
+
+
 def test_topics_are_skipped_while_nothing_is_embedded(store, settings):
     with pytest.raises(NothingToDoError, match="no papers embedded"):
         topics_when_ready_stage(store, settings, full=True)
