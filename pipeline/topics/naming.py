@@ -244,13 +244,26 @@ def keep_names(
     return out
 
 
-def name_accuracy(names: dict[int, str], centroids: dict[int, np.ndarray], encode: Encode) -> float:
-    """Share of names whose embedding is nearest to their own topic's centroid (cosine)."""
+def nearest_topics(
+    names: dict[int, str], centroids: dict[int, np.ndarray], encode: Encode
+) -> dict[int, int]:
+    """For each named topic, the topic whose centroid is nearest (cosine) to its name."""
     topics = [t for t in sorted(centroids) if names.get(t)]
     if not topics:
-        return float("nan")
+        return {}
     unit = np.stack([np.asarray(centroids[t], np.float64) for t in sorted(centroids)])
     unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
     vecs = np.asarray(encode([names[t] for t in topics]), np.float64)
     nearest = np.asarray(sorted(centroids))[np.argmax(vecs @ unit.T, axis=1)]
-    return float(np.mean(nearest == np.asarray(topics)))
+    return {t: int(n) for t, n in zip(topics, nearest, strict=True)}
+
+
+def name_accuracy(names: dict[int, str], centroids: dict[int, np.ndarray], encode: Encode) -> float:
+    """Share of names whose embedding is nearest to their own topic's centroid (cosine).
+
+    Topics without a name are left out; nan when no topic has one.
+    """
+    nearest = nearest_topics(names, centroids, encode)
+    if not nearest:
+        return float("nan")
+    return float(np.mean([own == found for own, found in nearest.items()]))
