@@ -198,7 +198,8 @@ def print_table(report: dict[str, object]) -> None:
         mark_label = (
             "own" if ex["label_nearest"] == ex["topic_id"] else f"topic {ex['label_nearest']}"
         )
-        name = ex["name"] + (f" (now: {ex['renamed']})" if ex.get("renamed") else "")
+        renamed = ex.get("renamed")
+        name = ex["name"] + (f" (now: {renamed})" if renamed and renamed != ex["name"] else "")
         print(f"| {ex['size']:,} | {name} | {ex['label']} | {mark} / {mark_label} |")
 
 
