@@ -13,6 +13,7 @@ from pipeline.topics.naming import (
     keep_names,
     name_accuracy,
     name_topics,
+    near_duplicates,
 )
 
 # Each topic has a phrase only it uses, and shares its filler words with every other topic.
@@ -76,6 +77,16 @@ def test_near_duplicates_are_not_joined():
     phrases = ["diffusion models", "diffusion model", "video generation"]
     name = compose_name(phrases, np.array([3.0, 2.0, 1.0]), None, NameRules(min_words=4))
     assert name == "diffusion models, video generation"
+
+
+def test_forms_of_one_word_are_near_duplicates_but_words_sharing_a_short_prefix_are_not():
+    phrases = ["robot", "robotic manipulation", "medical imaging", "grasping"]
+    name = compose_name(phrases, np.array([4.0, 3.0, 2.0, 1.0]), None, NameRules(min_words=4))
+    assert name == "robot, medical imaging, grasping"
+    assert near_duplicates("hallucination", "hallucinated outputs")
+    assert near_duplicates("agent", "agentic workflows")
+    assert not near_duplicates("medical", "media bias")  # four letters in common: two words
+    assert not near_duplicates("causal discovery", "casual users")
 
 
 def test_a_name_stays_within_max_words():
