@@ -206,6 +206,7 @@ def print_table(report: dict[str, object]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Read the fit, embed its names and labels, print (and optionally write) the figures."""
     from pipeline.config import load_settings
+    from pipeline.store import StoreLockedError
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -219,7 +220,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     db = args.db or load_settings().work_db
-    fit = read_fit(db, args.rename)
+    try:
+        fit = read_fit(db, args.rename)
+    except (FileNotFoundError, StoreLockedError) as exc:  # one line, no traceback
+        raise SystemExit(str(exc)) from None
     if not fit.centroids:
         raise SystemExit(f"{db}: fit {fit.run_id} has no topics")
     encode = fit_encoder(fit.model)
