@@ -10,8 +10,9 @@ not cross punctuation), each ranked by
   topic's centroid less its highest cosine to any other centroid, so a phrase that is as close
   to a neighbouring topic says less about this one.
 
-The best phrase starts the name; the next best that is no near-duplicate of it (no shared
-content word, cosine below ``duplicate_cosine``) joins it while the name stays within
+The best phrase starts the name; the next best that is no near-duplicate of it (no content
+word in common, counting forms of one word alike: "robot" and "robotic", "music" and "musical";
+cosine below ``duplicate_cosine``) joins it while the name stays within
 ``max_words``, until it has at least ``min_words``. Names are 2-6 words by default.
 """
 
@@ -33,6 +34,7 @@ Encode = Callable[[Sequence[str]], np.ndarray]  # texts -> vectors (the fit's mo
 CONNECTORS = frozenset("of for in on with and to from via under over across between".split())  # noqa: SIM905
 _TOKEN = re.compile(r"[a-z][a-z0-9\-]+")
 _CLAUSE = re.compile(r"[.,;:!?()\[\]{}\"]+|\s-\s")
+_SAME_PREFIX = 5  # "robot"/"robotic" are one word; "medical"/"media" (4 letters) are not
 # A continued topic keeps its previous name unless its lineage score (mean of centroid cosine
 # and paper overlap) fell below this: the content moved.
 KEEP_NAME_SCORE = 0.7
@@ -93,6 +95,22 @@ def candidate_phrases(
 def _stems(phrase: str) -> set[str]:
     """Content words of a phrase, hyphenated parts apart, without a plural s."""
     return {w.rstrip("s") for w in re.split(r"[\s\-]+", phrase) if w and w not in CONNECTORS}
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Whether two content words are forms of one word ("robot", "robotic"; "agent", "agents").
+
+    They are when their common prefix is at least ``_SAME_PREFIX`` letters and at least 3/4 of
+    the shorter word.
+    """
+    short = min(len(a), len(b))
+    shared = next((i for i in range(short) if a[i] != b[i]), short)
+    return a == b or (shared >= _SAME_PREFIX and shared * 4 >= 3 * short)
+
+
+def near_duplicates(a: str, b: str) -> bool:
+    """Whether two phrases share a content word, in any of its forms."""
+    return any(_same_word(x, y) for x in _stems(a) for y in _stems(b))
 
 
 def _spread(members: np.ndarray, k: int) -> np.ndarray:
@@ -160,7 +178,7 @@ def compose_name(
         n = len(phrases[i].split())
         if words + n > rules.max_words:
             continue
-        if any(_stems(phrases[i]) & _stems(phrases[j]) for j in chosen):
+        if any(near_duplicates(phrases[i], phrases[j]) for j in chosen):
             continue
         if vectors is not None and any(
             float(vectors[i] @ vectors[j]) >= rules.duplicate_cosine for j in chosen
@@ -244,13 +262,26 @@ def keep_names(
     return out
 
 
-def name_accuracy(names: dict[int, str], centroids: dict[int, np.ndarray], encode: Encode) -> float:
-    """Share of names whose embedding is nearest to their own topic's centroid (cosine)."""
+def nearest_topics(
+    names: dict[int, str], centroids: dict[int, np.ndarray], encode: Encode
+) -> dict[int, int]:
+    """For each named topic, the topic whose centroid is nearest (cosine) to its name."""
     topics = [t for t in sorted(centroids) if names.get(t)]
     if not topics:
-        return float("nan")
+        return {}
     unit = np.stack([np.asarray(centroids[t], np.float64) for t in sorted(centroids)])
     unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
     vecs = np.asarray(encode([names[t] for t in topics]), np.float64)
     nearest = np.asarray(sorted(centroids))[np.argmax(vecs @ unit.T, axis=1)]
-    return float(np.mean(nearest == np.asarray(topics)))
+    return {t: int(n) for t, n in zip(topics, nearest, strict=True)}
+
+
+def name_accuracy(names: dict[int, str], centroids: dict[int, np.ndarray], encode: Encode) -> float:
+    """Share of names whose embedding is nearest to their own topic's centroid (cosine).
+
+    Topics without a name are left out; nan when no topic has one.
+    """
+    nearest = nearest_topics(names, centroids, encode)
+    if not nearest:
+        return float("nan")
+    return float(np.mean([own == found for own, found in nearest.items()]))

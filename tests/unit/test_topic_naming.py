@@ -13,6 +13,7 @@ from pipeline.topics.naming import (
     keep_names,
     name_accuracy,
     name_topics,
+    near_duplicates,
 )
 
 # Each topic has a phrase only it uses, and shares its filler words with every other topic.
@@ -76,6 +77,16 @@ def test_near_duplicates_are_not_joined():
     phrases = ["diffusion models", "diffusion model", "video generation"]
     name = compose_name(phrases, np.array([3.0, 2.0, 1.0]), None, NameRules(min_words=4))
     assert name == "diffusion models, video generation"
+
+
+def test_forms_of_one_word_are_near_duplicates_but_words_sharing_a_short_prefix_are_not():
+    phrases = ["robot", "robotic manipulation", "medical imaging", "grasping"]
+    name = compose_name(phrases, np.array([4.0, 3.0, 2.0, 1.0]), None, NameRules(min_words=4))
+    assert name == "robot, medical imaging, grasping"
+    assert near_duplicates("hallucination", "hallucinated outputs")
+    assert near_duplicates("agent", "agentic workflows")
+    assert not near_duplicates("medical", "media bias")  # four letters in common: two words
+    assert not near_duplicates("causal discovery", "casual users")
 
 
 def test_a_name_stays_within_max_words():
@@ -162,3 +173,49 @@ def test_a_hyphenated_word_is_a_near_duplicate_of_its_parts():
     phrases = ["retrieval", "retrieval-augmented generation", "document ranking"]
     name = compose_name(phrases, np.array([3.0, 2.0, 1.0]), None, NameRules())
     assert name == "retrieval, document ranking"
+
+
+def test_the_names_benchmark_measures_names_and_labels_of_a_stored_fit(tmp_path, monkeypatch):
+    """benchmarks/names.py reads the latest fit and scores its stored names, labels and renames."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from conftest import WordEmbedder
+
+    from pipeline.store import open_writer
+    from pipeline.topics.params import TopicParams
+    from pipeline.topics.stage import fit_and_store
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "names.py"
+    spec = importlib.util.spec_from_file_location("names_benchmark", path)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, bench)  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+
+    word_embedder = WordEmbedder(dim=32)
+    docs, _ = planted_corpus(n_per=45)
+    ids = [f"p{i:03d}" for i in range(len(docs))]
+    db = tmp_path / "work" / "trends.duckdb"
+    with open_writer(db) as store:
+        load_embedded_papers(store, ids, docs, word_embedder.encode(docs))
+        params = TopicParams(min_cluster_size=20, n_neighbors=10, seed_check=False)
+        fit_and_store(store, "syn", seed=3, params=params, embedder=lambda: word_embedder)
+        # the largest topic loses its name: it counts as wrong for the names, not left out
+        store.execute(
+            "update topics set name = null where topic_id = ("
+            " select topic_id from topics where topic_id <> -1 order by size desc, topic_id"
+            " limit 1)"
+        )
+    fit = bench.read_fit(db, rename=True)
+    assert len(fit.centroids) == len(PLANTED) and len(fit.docs) == len(docs)
+    report = bench.measure(fit, word_embedder.encode, examples=2, rename=True)
+    assert report["topics"] == len(PLANTED) and report["named"] == len(PLANTED) - 1
+    assert report["accuracy_names"] == pytest.approx((len(PLANTED) - 1) / len(PLANTED))
+    # naming again from the fit's own papers gives every topic its name back
+    assert report["accuracy_renamed"] == 1.0 and report["renamed_differ"] == 1
+    largest, second = report["examples"]
+    assert largest["size"] >= second["size"] and largest["name"] == ""
+    assert largest["name_nearest"] is None and largest["renamed"]
+    assert second["name_nearest"] == second["topic_id"]
+    assert largest["label"] and report["accuracy_labels"] <= 1.0
