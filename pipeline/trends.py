@@ -49,6 +49,14 @@ class MartRules:
             a theme such as RL for finance on arXiv 2025 (45 papers) would be called stable.
         min_periods: Readable periods a window needs for a trend status (no trend runs
             through two points); fewer also read ``insufficient``.
+        trend_alpha: A rise or fall is significant when the Cochran-Armitage test's two-sided
+            p-value is below this (``growing``, ``emerging``, ``declining``, ``fading``).
+        emerging_ratio: ``emerging`` needs the recent half's share at least this many times
+            the earlier half's.
+        emerging_share_quantile: ... and a recent share at or below this quantile of the
+            recent shares of its kind, source and grain (0.5: the median): small but rising.
+        fading_ratio: ``fading`` is a significant fall to at most this fraction of the
+            earlier half's share.
 
     """
 
@@ -62,6 +70,10 @@ class MartRules:
     min_support_quarter: int = 40
     min_support_month: int = 60
     min_periods: int = 3
+    trend_alpha: float = 0.05
+    emerging_ratio: float = 1.5
+    emerging_share_quantile: float = 0.5
+    fading_ratio: float = 0.5
 
     def params(self) -> dict[str, object]:
         """The rules as the marts' bound parameters."""
