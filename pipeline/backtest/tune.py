@@ -153,13 +153,29 @@ def apply_rules(
                 scratch.run_file("backtest/load_shares")
             finally:
                 scratch.unregister("incoming_shares")
-            for out, rules in zip(per_rules, candidates, strict=True):
-                bind = {**rules.params(), "grain": grain}
-                scratch.run_file("marts/series_growth", bind)
-                scratch.run_file("marts/series_status", bind)
-                status = scratch.query_file("backtest/rederived_status", bind)
-                out.append(replace(result, status=as_dates(status.drop_duplicates(KEY))))
+            # series_growth reads only the windows: built once per window, then each
+            # candidate's series_status on it
+            for window, numbers in _by_window(candidates).items():
+                scratch.run_file("marts/series_growth", dict(zip(WINDOWS, window, strict=True)))
+                for number in numbers:
+                    bind = {**candidates[number].params(), "grain": grain}
+                    scratch.run_file("marts/series_status", bind)
+                    status = scratch.query_file("backtest/rederived_status", bind)
+                    per_rules[number].append(
+                        replace(result, status=as_dates(status.drop_duplicates(KEY)))
+                    )
     return per_rules
+
+
+WINDOWS = ("window_year", "window_quarter", "window_month")  # all that series_growth binds
+
+
+def _by_window(candidates: list[MartRules]) -> dict[tuple[int, ...], list[int]]:
+    """Candidates' numbers grouped by their growth windows, in order."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for number, rules in enumerate(candidates):
+        groups.setdefault(tuple(getattr(rules, w) for w in WINDOWS), []).append(number)
+    return groups
 
 
 def scored_calls(

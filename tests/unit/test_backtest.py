@@ -276,6 +276,12 @@ def test_rules_apply_again_to_cached_cutoffs_without_a_fit(store, tmp_path):
     [again] = apply_rules(results, [params.rules], "year", scratch_dir=tmp_path)
     for old, new in zip(results, again, strict=True):
         assert not new.status.empty and as_bytes(old.status) == as_bytes(new.status)
+    # growth is built once per window for many status rules: the windows are all it binds
+    from pipeline.backtest.tune import WINDOWS
+    from pipeline.store.sqlfiles import file_statements
+
+    growth = file_statements("marts/series_growth")
+    assert set().union(*(stmt.parameters for stmt in growth)) == set(WINDOWS)
     # a rule that no trend passes (p < 0) leaves no trend call
     [quiet] = apply_rules(results, [replace(params.rules, trend_alpha=0.0)], "year")
     assert not set(pd.concat([r.status for r in quiet])["status"]) & {
@@ -338,3 +344,34 @@ def test_source_filter_keeps_other_sources_out_of_the_scratch_store(store, tmp_p
     assert set(mixed.series["source"]) == {"conf", "other"}
     with pytest.raises(ValueError, match="source"):
         BacktestParams(date(2014, 1, 1), date(2014, 1, 1), source="x'; drop table papers")
+
+
+def test_track_record_verdict_says_where_a_baseline_was_ahead():
+    from pipeline.report.track_record import verdict
+
+    def row(method, status, h, value, low, high, n=50):
+        return {"period_grain": "year", "split": "scored", "metric": "precision",
+                "method": method, "status": status, "horizon": h, "n": n,
+                "hits": round(value * n), "value": value, "ci_low": low, "ci_high": high}  # fmt: skip
+
+    scores = pd.DataFrame(
+        [
+            row("status", "rising", 1, 0.34, 0.26, 0.43), row("last_change", "rising", 1, 0.29, 0.19, 0.40),
+            row("status", "rising", 3, 0.40, 0.30, 0.50), row("last_change", "rising", 3, 0.43, 0.29, 0.58),
+            row("status", "falling", 1, 0.10, 0.05, 0.15), row("count_growth", "falling", 1, 0.60, 0.50, 0.70),
+        ]
+    )  # fmt: skip
+    found = verdict(scores, "year")
+    assert found.baseline_ahead
+    rising, falling = found.lines
+    assert "ours came true 34% / - / 40%" in rising
+    assert "baseline: last period's change at +3 (43% against 40%)" in rising
+    assert "+1" not in rising.split("ahead:")[1]  # ours led at +1
+    assert "cannot be told apart" in rising  # 0.29-0.58 overlaps 0.30-0.50
+    assert "baseline: raw count growth at +1 (60% against 10%)" in falling
+    assert "beyond both intervals" in falling
+    ours_only = scores[~((scores["method"] != "status") & (scores["horizon"] == 3))]
+    ours_only = ours_only[ours_only["status"] == "rising"]
+    clean = verdict(ours_only, "year")
+    assert not clean.baseline_ahead and "ahead of both baselines" in clean.lines[0]
+    assert verdict(scores, "month").lines == []  # no monthly run
