@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.backtest.cutoff import as_dates, attach_outcomes, calls_at
-from pipeline.backtest.params import HORIZONS, KEY, BacktestParams, CutoffResult
-from pipeline.backtest.scoring import score_calls, split_of
+from pipeline.backtest.params import HORIZONS, KEY, RISING, BacktestParams, CutoffResult
+from pipeline.backtest.scoring import split_of
 from pipeline.store import open_writer
 from pipeline.trends import MartRules
 
@@ -220,8 +220,11 @@ def tune_rules(
     say(f"tuning: {len(candidates)} candidate rules on {len(tuning)} tuning cut-offs")
     rows = []
     derived = apply_rules(tuning, candidates, params.grain, scratch_dir=scratch_dir)
+    # A call's outcome depends on its series and base period alone, not on the rules: each is
+    # read from the later cut-offs once, then shared by every candidate.
+    outcomes = _Outcomes(results, params.grain)
     for number, (rules, results_of) in enumerate(zip(candidates, derived, strict=True)):
-        figures = _figures(scored_calls(results_of, results, params), params.grain)
+        figures = _figures(outcomes.status_calls(results_of))
         rows.append({"candidate": number, **_tuned_values(rules, params.grain), **figures})
     table = pd.DataFrame(rows)
     table["eligible"] = table["n_1"] >= grid.min_calls
@@ -252,29 +255,49 @@ def _tuned_values(rules: MartRules, grain: str) -> dict[str, object]:
     return {f.name: getattr(rules, f.name) for f in fields(rules) if f.name in names}
 
 
-def _figures(calls: pd.DataFrame, grain: str) -> dict[str, object]:
-    """Tuning-split precision of the status method's rising calls, per horizon and pooled."""
+class _Outcomes:
+    """Outcomes of (series, base period) pairs, read from the later cut-offs once each."""
+
+    def __init__(self, later: list[CutoffResult], grain: str) -> None:
+        self.later = later
+        self.grain = grain
+        self.known = pd.DataFrame()
+
+    def status_calls(self, results: list[CutoffResult]) -> pd.DataFrame:
+        """The status method's calls at ``results``' cut-offs, with their outcomes."""
+        frames = [calls_at(r, self.grain) for r in results]
+        frames = [f[f["method"] == "status"] for f in frames if not f.empty]
+        if not frames:
+            return pd.DataFrame()
+        calls = pd.concat(frames, ignore_index=True)
+        pairs = calls[[*KEY, "base_period"]].drop_duplicates()
+        if not self.known.empty:
+            pairs = pairs.merge(self.known[[*KEY, "base_period"]], how="left", indicator=True)
+            pairs = pairs[pairs["_merge"] == "left_only"].drop(columns="_merge")
+        if not pairs.empty:
+            found = attach_outcomes(pairs.reset_index(drop=True), self.later, self.grain)
+            self.known = pd.concat([self.known, found], ignore_index=True)
+        return calls.merge(self.known, on=[*KEY, "base_period"], how="left")
+
+
+def _figures(calls: pd.DataFrame) -> dict[str, object]:
+    """Precision of the status method's rising calls, per horizon and pooled, and emerging's.
+
+    The same counts as :func:`score_calls`' ``rising`` and ``emerging`` precision rows.
+    """
     out: dict[str, object] = {}
-    n_all = hits_all = 0
-    scores = score_calls(calls, grain) if not calls.empty else pd.DataFrame()
-    mine = (
-        scores[
-            (scores["split"] == "tuning")
-            & (scores["method"] == "status")
-            & (scores["metric"] == "precision")
-        ]
-        if not scores.empty
-        else scores
-    )
+    rising = calls[calls["status"].isin(RISING)] if not calls.empty else calls
+    emerging_n = emerging_hits = 0
     for h in HORIZONS:
-        row = mine[(mine["status"] == "rising") & (mine["horizon"] == h)] if len(mine) else mine
-        n = int(row["n"].iloc[0]) if len(row) else 0
-        hits = int(row["hits"].iloc[0]) if len(row) else 0
-        out[f"n_{h}"], out[f"hits_{h}"] = n, hits
-        n_all, hits_all = n_all + n, hits_all + hits
-    emerging = mine[mine["status"] == "emerging"] if len(mine) else mine
-    out["emerging_n"] = int(emerging["n"].sum()) if len(emerging) else 0
-    out["emerging_hits"] = int(emerging["hits"].sum()) if len(emerging) else 0
-    out["n"], out["hits"] = n_all, hits_all
-    out["precision"] = hits_all / n_all if n_all else None
+        known = rising[rising[f"outcome_{h}"].notna()] if len(rising) else rising
+        out[f"n_{h}"] = len(known)
+        out[f"hits_{h}"] = int((known[f"outcome_{h}"] == "up").sum()) if len(known) else 0
+        if len(known):
+            emerging = known[known["status"] == "emerging"]
+            emerging_n += len(emerging)
+            emerging_hits += int((emerging[f"outcome_{h}"] == "up").sum())
+    out["emerging_n"], out["emerging_hits"] = emerging_n, emerging_hits
+    out["n"] = sum(int(out[f"n_{h}"]) for h in HORIZONS)
+    out["hits"] = sum(int(out[f"hits_{h}"]) for h in HORIZONS)
+    out["precision"] = out["hits"] / out["n"] if out["n"] else None
     return out
