@@ -16,9 +16,12 @@ design, the measurements and the commands.
 
 The modules: ``params`` (parameters, results, periods, cut-offs), ``cutoff`` (the scratch
 store, one cut-off's fit, marts and calls, their outcomes), ``scoring`` (precision, recall,
-lead time, the score table) and ``stage`` (the whole run, saving, the CLI and DAG entry).
+lead time, the score table), ``tune`` (status rules applied again to cached cut-offs, chosen
+on the tuning split), ``cache`` (the cut-offs as Parquet, reused without a fit) and ``stage``
+(the whole run, saving, the CLI and DAG entry).
 """
 
+from pipeline.backtest.cache import cache_key, load_cutoffs, save_cutoffs
 from pipeline.backtest.cutoff import attach_outcomes, calls_at, run_cutoff
 from pipeline.backtest.params import (
     FALLING,
@@ -39,9 +42,11 @@ from pipeline.backtest.stage import (
     backtest_stage,
     compute_cutoffs,
     latest_scores,
+    params_from_form,
     run_backtest,
     save_backtest,
 )
+from pipeline.backtest.tune import RuleGrid, Tuning, apply_rules, scored_calls, tune_rules
 
 __all__ = [
     "FALLING",
@@ -53,20 +58,29 @@ __all__ = [
     "BacktestParams",
     "BacktestSummary",
     "CutoffResult",
+    "RuleGrid",
+    "Tuning",
+    "apply_rules",
     "attach_outcomes",
     "backtest_stage",
+    "cache_key",
     "calls_at",
     "compute_cutoffs",
     "cutoffs",
     "latest_scores",
+    "load_cutoffs",
+    "params_from_form",
     "period_end",
     "period_start",
     "run_backtest",
     "run_cutoff",
     "save_backtest",
+    "save_cutoffs",
     "score_calls",
     "score_lines",
+    "scored_calls",
     "shift_period",
     "split_of",
+    "tune_rules",
     "wilson",
 ]

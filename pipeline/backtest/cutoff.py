@@ -31,9 +31,16 @@ if TYPE_CHECKING:
 
 
 # -- the point-in-time stages ---------------------------------------------------------------------
-def copy_step(store: Store, scratch: Store, model: str, after: date | None, cutoff: date) -> int:
-    """Copy the papers dated in (after, cutoff] and their embeddings into the scratch store."""
-    bounds = {"after": after, "cutoff": cutoff}
+def copy_step(
+    store: Store,
+    scratch: Store,
+    model: str,
+    after: date | None,
+    cutoff: date,
+    source: str | None = None,
+) -> int:
+    """Copy the papers dated in (after, cutoff] (of ``source``, when given) and their embeddings."""
+    bounds = {"after": after, "cutoff": cutoff, "source": source}
     papers = store.query_arrow_file("backtest/papers_between", bounds)
     embeddings = store.query_arrow_file("backtest/embeddings_between", {**bounds, "model": model})
     vectors = store.query_arrow_file("backtest/theme_vectors", {"model": model})
@@ -82,7 +89,7 @@ def run_cutoff(
     """Topics, themes, marts and statuses of a scratch store holding papers up to ``cutoff``."""
     run_id = _topics_at(scratch, model, params)
     period = period_start(cutoff, params.grain)
-    empty = CutoffResult(cutoff, period, _empty_status(), _empty_series(), run_id)
+    empty = CutoffResult(cutoff, period, _empty_status(), empty_series(), run_id)
     if run_id is None:
         return empty
     assign_themes(scratch, themes, model, _no_embedder)
@@ -90,17 +97,24 @@ def run_cutoff(
     bind = {"grain": params.grain, "topic_run_id": run_id}
     # A split can give two topics one stable id: the larger reading is kept.
     status = scratch.query_file("backtest/cutoff_status", bind).drop_duplicates(KEY)
+    shares = scratch.query_file("backtest/cutoff_shares", bind)
     series = scratch.query_file("backtest/cutoff_series", bind)
     series = series.sort_values("papers", ascending=False, kind="stable").drop_duplicates(
         [*KEY, "period_start"]
     )
     series = series.sort_values([*KEY, "period_start"], kind="stable").reset_index(drop=True)
     topics = scratch.query_file("backtest/cutoff_topics", {"topic_run_id": run_id})
-    for frame in (status, series):
-        for column in ("base_period", "period_start"):
-            if column in frame:
-                frame[column] = pd.to_datetime(frame[column]).dt.date
-    return CutoffResult(cutoff, period, status, series, run_id, topics)
+    for frame in (status, series, shares):
+        as_dates(frame)
+    return CutoffResult(cutoff, period, status, series, run_id, topics, shares)
+
+
+def as_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame's period columns as ``datetime.date`` (DuckDB and Parquet give timestamps)."""
+    for column in ("base_period", "period_start"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
 
 
 def _no_embedder() -> Embedder:
@@ -111,7 +125,8 @@ def _empty_status() -> pd.DataFrame:
     return pd.DataFrame(columns=["kind", "source", "series_id", "label", "status", "base_period"])
 
 
-def _empty_series() -> pd.DataFrame:
+def empty_series() -> pd.DataFrame:
+    """The columns of a cut-off's share series, no rows (a cut-off without a fit)."""
     return pd.DataFrame(
         columns=[
             "kind", "source", "series_id", "label", "period_start", "papers", "denominator",

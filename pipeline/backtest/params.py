@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from pipeline.trends import MartRules
+
+if TYPE_CHECKING:
+    from pipeline.backtest.tune import Tuning
 
 RISING = ("new", "emerging", "growing", "up")
 FALLING = ("declining", "fading", "down")
@@ -34,6 +39,8 @@ class BacktestParams:
         fit_budget: Papers a fit clusters at most (period-balanced sample, the rest placed).
         seed: The fits' seed.
         rules: The marts' rules.
+        source: Only papers of this source enter the scratch store (``arxiv``: an arXiv-only
+            monthly backtest); None: every source.
 
     """
 
@@ -45,12 +52,15 @@ class BacktestParams:
     fit_budget: int = 4000
     seed: int = 42
     rules: MartRules = field(default_factory=MartRules)
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if self.grain not in ("year", "month"):
             raise ValueError(f"backtest grain {self.grain!r}: expected year or month")
         if self.topic_mode not in ("refit", "place"):
             raise ValueError(f"backtest topics {self.topic_mode!r}: expected refit or place")
+        if self.source is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.source):
+            raise ValueError(f"backtest source {self.source!r}: expected a source name")
         if self.date_to < self.date_from:
             raise ValueError(f"backtest range {self.date_from} .. {self.date_to} is empty")
 
@@ -65,6 +75,9 @@ class CutoffResult:
     series: pd.DataFrame  # kind, source, series_id, label, period_start, papers, ..., readable
     topic_run_id: str | None
     topics: pd.DataFrame = field(default_factory=pd.DataFrame)  # series_id, label, terms, size
+    # What the status rules read (sql/backtest/cutoff_shares.sql): cached so that other rules
+    # can be applied without a refit (pipeline/backtest/tune.py).
+    shares: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,8 @@ class BacktestSummary:
     seconds: float
     scores: pd.DataFrame
     tune_until: int | None
+    tuning: Tuning | None = None  # with --tune: the candidates and the choice
+    tuned_scores: pd.DataFrame | None = None  # the run's scores under the chosen rules
 
     def line(self) -> str:
         """One-line summary for the CLI and logs."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,6 +24,16 @@ def backtest(
         str, typer.Option("--topics", help="refit (a fit per cut-off) or place (one fit).")
     ] = "refit",
     fit_budget: Annotated[int, typer.Option(min=20, help="Papers a fit clusters at most.")] = 4000,
+    source: Annotated[
+        str | None, typer.Option(help="Only this source's papers (e.g. arxiv); default all.")
+    ] = None,
+    tune: Annotated[
+        bool, typer.Option("--tune", help="Also tune the status rules on the tuning split.")
+    ] = False,
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the cut-offs' share series: reused when they match."),
+    ] = None,
 ) -> None:
     """Make every call again point-in-time at each cut-off and score it (docs/backtest.md)."""
     from pipeline.backtest import BacktestParams, backtest_stage
@@ -30,9 +41,14 @@ def backtest(
 
     start, end = parse_date(date_from), parse_date(date_to)
     try:
-        params = BacktestParams(start, end, grain, tune_until, topics_mode, fit_budget)
+        params = BacktestParams(
+            start, end, grain, tune_until, topics_mode, fit_budget, source=source
+        )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     with writer(ctx.settings) as store:
-        for line in backtest_stage(store, ctx.settings, params, say=console.print):
+        lines = backtest_stage(
+            store, ctx.settings, params, say=console.print, cache_dir=cache, tune=tune
+        )
+        for line in lines:
             out.print(line)

@@ -89,6 +89,65 @@ def other_metrics(scores: pd.DataFrame, grain: str, split: str) -> list[dict[str
     return rows
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """Ours against the baselines in words, and whether a baseline was ahead anywhere."""
+
+    lines: list[str]
+    baseline_ahead: bool
+
+
+def verdict(scores: pd.DataFrame, grain: str, split: str = "scored") -> Verdict:
+    """Where ours stand against the baselines, in words: per direction, who came true more often.
+
+    One sentence per direction (rising, falling) with a scored call: our precision at +1/+2/+3
+    and every horizon where a baseline's was higher; then whether any of those leads is
+    beyond the intervals (the 95% Wilson intervals do not overlap) or within them.
+    """
+    part = scores[
+        (scores["period_grain"] == grain)
+        & (scores["split"] == split)
+        & (scores["metric"] == "precision")
+        & scores["status"].isin(["rising", "falling"])
+    ]
+    lines, any_ahead = [], False
+    for direction in ("rising", "falling"):
+        mine = part[part["status"] == direction]
+        ours = mine[(mine["method"] == "status") & (mine["n"] > 0)].set_index("horizon")
+        if ours.empty:
+            continue
+        cells = " / ".join(
+            f"{ours.loc[h, 'value']:.0%}" if h in ours.index else "-" for h in (1, 2, 3)
+        )
+        ahead, clear = [], False
+        for method, name in METHOD_NAMES.items():
+            if method == "status":
+                continue
+            theirs = mine[(mine["method"] == method) & (mine["n"] > 0)].set_index("horizon")
+            for h in (1, 2, 3):
+                if h in ours.index and h in theirs.index:
+                    a, b = ours.loc[h], theirs.loc[h]
+                    if b["value"] > a["value"]:
+                        ahead.append(f"{name} at +{h} ({b['value']:.0%} against {a['value']:.0%})")
+                        clear = clear or b["ci_low"] > a["ci_high"]
+        text = f"{direction.capitalize()} calls: ours came true {cells} at +1 / +2 / +3 {grain}s"
+        if not ahead:
+            lines.append(f"{text}, ahead of both baselines at every horizon with a score.")
+            continue
+        any_ahead = True
+        lines.append(
+            f"{text}; a baseline was ahead: {'; '.join(ahead)}. "
+            + (
+                "At least one of these leads lies beyond both intervals: the baseline is"
+                " better there."
+                if clear
+                else "Every such lead lies within the intervals: at these numbers of calls"
+                " the methods cannot be told apart there."
+            )
+        )
+    return Verdict(lines, any_ahead)
+
+
 def write_track_record(out: PageWriter, track: TrackRecord) -> None:
     """Render ``track_record.html`` from the latest backtest of each grain."""
     grains = []
@@ -103,6 +162,7 @@ def write_track_record(out: PageWriter, track: TrackRecord) -> None:
                 "split": split,
                 "precision": precision_table(track.scores, grain, split),
                 "others": other_metrics(track.scores, grain, split),
+                "verdict": verdict(track.scores, grain, split) if split == "scored" else None,
             }
             for split in ("scored", "tuning")
             if not track.scores[

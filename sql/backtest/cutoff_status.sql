@@ -10,4 +10,5 @@ join series_growth g using (kind, source, period_grain, series_id)
 left join topics t
        on st.kind = 'topic' and t.topic_run_id = $topic_run_id and t.topic_id::varchar = st.series_id
 where st.period_grain = $grain
-order by st.kind, st.source, series_id;
+-- two topics of one stable id (a split): the larger first, which the backtest keeps
+order by st.kind, st.source, series_id, st.papers desc, st.series_id;

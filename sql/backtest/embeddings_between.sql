@@ -8,4 +8,5 @@ where e.model = $model
   and p.date_precision <> 'unknown'
   and p.published <= $cutoff::date
   and ($after::date is null or p.published > $after::date)
+  and ($source::varchar is null or p.source = $source::varchar)
 order by e.paper_id;

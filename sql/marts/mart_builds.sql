@@ -9,6 +9,8 @@
 --                    papers a series needs in its window before it gets a trend status
 --                    (series_status; below it: 'insufficient')
 --   min_periods      readable periods a window needs for a trend status (else 'insufficient')
+--   trend_alpha, emerging_ratio, emerging_share_quantile, fading_ratio
+--                    the status thresholds of series_status
 create or replace table mart_builds as
 select
     $topic_run_id::varchar as topic_run_id,
@@ -23,4 +25,8 @@ select
     $min_support_month::integer as min_support_month,
     $min_support_quarter::integer as min_support_quarter,
     $min_support_year::integer as min_support_year,
-    $min_periods::integer as min_periods;
+    $min_periods::integer as min_periods,
+    $trend_alpha::double as trend_alpha,
+    $emerging_ratio::double as emerging_ratio,
+    $emerging_share_quantile::double as emerging_share_quantile,
+    $fading_ratio::double as fading_ratio;

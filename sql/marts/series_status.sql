@@ -7,16 +7,22 @@
 --                 (no trend runs through two points: arXiv 2025 has two complete quarters)
 --   new           the earlier half of the window has readable periods but at most 2 papers in
 --                 them, the rest are in the later half
---   emerging      significant rise (trend_p < 0.05, trend_z > 0), share at least 1.5x the earlier
---                 half's, and a recent share at or below the median of its kind: small but rising
---   growing       significant rise (trend_p < 0.05, trend_z > 0)
---   fading        significant fall (trend_p < 0.05, trend_z < 0) to at most half the earlier share
---   declining     significant fall (trend_p < 0.05, trend_z < 0)
+--   emerging      significant rise (trend_p < $trend_alpha, trend_z > 0), share at least
+--                 $emerging_ratio x the earlier half's, and a recent share at or below the
+--                 $emerging_share_quantile quantile of its kind's (0.5: the median): small but rising
+--   growing       significant rise (trend_p < $trend_alpha, trend_z > 0)
+--   fading        significant fall (trend_p < $trend_alpha, trend_z < 0) to at most
+--                 $fading_ratio x the earlier share
+--   declining     significant fall (trend_p < $trend_alpha, trend_z < 0)
 --   stable        otherwise
+-- Defaults of these thresholds: MartRules in pipeline/trends.py (alpha 0.1, ratios 1.5 and 0.5,
+-- quantile 0.5; yearly support 240 and window 6, chosen by the backtest on its tuning split),
+-- recorded in mart_builds; docs/backtest.md has the grid and the figures.
 -- topic_status is a view of the topics' rows.
 create or replace table series_status as
-with medians as (
-    select kind, source, period_grain, median(recent_share) as median_recent_share
+with caps as (
+    select kind, source, period_grain,
+           quantile_cont(recent_share, $emerging_share_quantile::double) as emerging_share_cap
     from series_growth
     group by all
 )
@@ -30,15 +36,16 @@ select
                                            else $min_support_month end
              or g.n_periods < $min_periods then 'insufficient'
         when g.prior_papers is not null and g.prior_papers <= 2 then 'new'
-        when g.trend_p < 0.05 and g.trend_z > 0 and g.share_ratio >= 1.5
-             and g.recent_share <= m.median_recent_share then 'emerging'
-        when g.trend_p < 0.05 and g.trend_z > 0 then 'growing'
-        when g.trend_p < 0.05 and g.trend_z < 0 and g.share_ratio <= 0.5 then 'fading'
-        when g.trend_p < 0.05 and g.trend_z < 0 then 'declining'
+        when g.trend_p < $trend_alpha and g.trend_z > 0 and g.share_ratio >= $emerging_ratio
+             and g.recent_share <= m.emerging_share_cap then 'emerging'
+        when g.trend_p < $trend_alpha and g.trend_z > 0 then 'growing'
+        when g.trend_p < $trend_alpha and g.trend_z < 0 and g.share_ratio <= $fading_ratio
+            then 'fading'
+        when g.trend_p < $trend_alpha and g.trend_z < 0 then 'declining'
         else 'stable'
     end as status
 from series_growth g
-join medians m using (kind, source, period_grain)
+join caps m using (kind, source, period_grain)
 order by g.kind, g.source, g.period_grain, g.series_id;
 
 create or replace view topic_status as

@@ -12,7 +12,9 @@ import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(DAGS.glob("*.py"))
-EXPECTED = {"research_trends", "trends_ingest", "trends_topics", "trends_report"}
+EXPECTED = {
+    "research_trends", "trends_ingest", "trends_topics", "trends_report", "trends_backtest"
+}  # fmt: skip
 WRITER_POOL = "trends_writer"
 # Tasks that never open the working database, so they may run in parallel outside the pool.
 NON_WRITERS = {("trends_topics", "embed_shard")}
@@ -139,6 +141,15 @@ def test_assets_chain_ingest_to_topics_to_report(dagbag):
     assert all_in_one.isdisjoint(topics_on | report_on)
 
 
+def test_backtest_runs_only_when_triggered_and_calls_the_stage(dagbag):
+    dag = dagbag.dags["trends_backtest"]
+    assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None: by hand only
+    [task] = dag.tasks
+    assert task.task_id == "backtest" and task.pool == WRITER_POOL and not task.outlets
+    source = (DAGS / "trends_backtest.py").read_text()
+    assert "backtest_stage(" in source and "params_from_form(" in source
+
+
 def test_ingest_is_daily_on_data_intervals_and_topics_refit_weekly(dagbag):
     ingest = dagbag.dags["trends_ingest"]
     assert type(ingest.timetable).__name__ == "CronDataIntervalTimetable"
@@ -159,6 +170,16 @@ FORM_FIELDS = {
         "embed_shard_papers",
     },
     "trends_report": {"as_of"},
+    "trends_backtest": {
+        "date_from",
+        "date_to",
+        "grain",
+        "topics",
+        "fit_budget",
+        "source",
+        "tune_until",
+        "tune",
+    },
     "research_trends": {
         "input_path",
         "sample",
@@ -195,6 +216,11 @@ def test_every_param_is_a_labelled_form_field(dagbag):
         ("trends_topics", {"embed_shards": 0}, "minimum"),
         ("trends_topics", {"embed_shard_papers": 0}, "minimum"),
         ("research_trends", {"sample": 5}, "minimum"),
+        ("trends_backtest", {"grain": "week"}, "is not one of"),
+        ("trends_backtest", {"topics": "guess"}, "is not one of"),
+        ("trends_backtest", {"fit_budget": 5}, "minimum"),
+        ("trends_backtest", {"date_to": "2024-13-01"}, "date"),
+        ("trends_backtest", {"source": "arxiv'; drop table papers"}, "does not match"),
     ],
 )
 def test_bad_params_are_rejected_at_trigger_time(dagbag, dag_id, conf, message):

@@ -18,6 +18,7 @@ from pipeline.backtest import (
     shift_period,
 )
 from pipeline.themes import Theme
+from pipeline.trends import MartRules
 
 DIM = 32
 MODEL = "syn"
@@ -28,6 +29,10 @@ CLUSTERS = {
     "speech": ("speech audio recognition acoustic speaker waveform", [60, 55, 50, 45, 40, 35, 30, 26, 22, 19, 16]),
 }  # fmt: skip
 FIRST_YEAR = 2006
+# The synthetic corpus is small (a few hundred papers a year): the yearly support of the tuned
+# defaults (240 papers in a 6-year window) would call almost every series insufficient, so the
+# tests that need trend calls use the rules before the tuning.
+SMALL_CORPUS = MartRules(window_year=10, min_support_year=60, trend_alpha=0.05)
 
 
 def synthetic_papers(seed: int = 0) -> pd.DataFrame:
@@ -142,7 +147,9 @@ def test_backtest_fills_the_tables_and_scores_the_rising_theme(store, tmp_path):
     frame, q = synthetic_papers()
     load(store, frame)
     themes = themes_for(store, q)
-    params = BacktestParams(date(2012, 1, 1), date(2016, 1, 1), tune_until=2013, fit_budget=600)
+    params = BacktestParams(
+        date(2012, 1, 1), date(2016, 1, 1), tune_until=2013, fit_budget=600, rules=SMALL_CORPUS
+    )
     summary = run_backtest(store, themes, MODEL, params, no_embedder, scratch_dir=tmp_path)
     assert summary.cutoffs == 5 and "tuning split: cut-offs up to 2013" in summary.line()
     calls = store.query("select * from backtest_calls")
@@ -249,3 +256,131 @@ def test_track_record_page_shows_scores_calls_and_is_linked(store, tmp_path):
     assert hostile not in page and "&lt;script&gt;" in page
     assert "<td>2014-12-31</td>" in page  # the list of past calls, latest cut-offs first
     assert page.index("<td>2015-12-31</td>") < page.index("<td>2014-12-31</td>")
+
+
+def test_rules_apply_again_to_cached_cutoffs_without_a_fit(store, tmp_path):
+    from dataclasses import replace
+
+    from pipeline.backtest import (
+        RuleGrid,
+        apply_rules,
+        cache_key,
+        load_cutoffs,
+        save_cutoffs,
+        scored_calls,
+        tune_rules,
+    )
+
+    frame, q = synthetic_papers()
+    load(store, frame)
+    themes = themes_for(store, q)
+    params = BacktestParams(
+        date(2011, 1, 1), date(2016, 1, 1), tune_until=2013, fit_budget=600, rules=SMALL_CORPUS
+    )
+    results = compute_cutoffs(store, themes, MODEL, params, scratch_dir=tmp_path)
+    called = set(pd.concat([r.status for r in results])["status"])
+    assert called & {"growing", "emerging"} and called & {"declining", "fading"}
+
+    # the run's rules applied to the cached shares give exactly the scratch marts' statuses
+    [again] = apply_rules(results, [params.rules], "year", scratch_dir=tmp_path)
+    for old, new in zip(results, again, strict=True):
+        assert not new.status.empty and as_bytes(old.status) == as_bytes(new.status)
+    # growth is built once per window for many status rules: the windows are all it binds
+    from pipeline.backtest.tune import WINDOWS
+    from pipeline.store.sqlfiles import file_statements
+
+    growth = file_statements("marts/series_growth")
+    assert set().union(*(stmt.parameters for stmt in growth)) == set(WINDOWS)
+    # a rule that no trend passes (p < 0) leaves no trend call
+    [quiet] = apply_rules(results, [replace(params.rules, trend_alpha=0.0)], "year")
+    assert not set(pd.concat([r.status for r in quiet])["status"]) & {
+        "growing", "emerging", "declining", "fading",
+    }  # fmt: skip
+
+    # the cache: read back, the same calls and outcomes; another store state is not reused
+    key = cache_key(store, params, MODEL)
+    save_cutoffs(results, tmp_path / "cache", key)
+    cached = load_cutoffs(tmp_path / "cache", key)
+    assert cached is not None and all(r.status.empty for r in cached)
+    [cached] = apply_rules(cached, [params.rules], "year")
+    expected = scored_calls(results, results, params)
+    assert as_bytes(scored_calls(cached, cached, params)) == as_bytes(expected)
+    assert load_cutoffs(tmp_path / "cache", {**key, "papers": key["papers"] + 1}) is None
+    assert load_cutoffs(tmp_path / "cache", {**key, "source": "arxiv"}) is None
+
+    # tuning: candidates scored on the tuning split only; calling nothing cannot win
+    grid = RuleGrid(
+        trend_alpha=(0.0, 0.05, 0.3), emerging_ratio=(1.5,), emerging_share_quantile=(0.5,),
+        min_support=(60,), window=(10, 4), min_calls=1,
+    )  # fmt: skip
+    tuning = tune_rules(results, params, grid, scratch_dir=tmp_path)
+    table = tuning.table.set_index("candidate")
+    assert len(table) == 6  # the base rules (alpha 0.05, window 10) are one of the six
+    tuned = expected[(expected["split"] == "tuning") & (expected["method"] == "status")]
+    rising = tuned[tuned["status"].isin(["new", "emerging", "growing"])]
+    assert table.loc[0, "n_1"] == rising["outcome_1"].notna().sum() > 0
+    assert table.loc[0, "hits_1"] == (rising["outcome_1"] == "up").sum()
+    nothing = table[table["trend_alpha"] == 0.0]
+    assert (nothing["n_1"] == 0).all() and not nothing["eligible"].any()
+    assert tuning.chosen.trend_alpha != 0.0
+    best = tuning.table.iloc[0]
+    if tuning.wins:
+        assert best["precision"] > table.loc[0, "precision"]
+        assert tuning.chosen.window_year == best["window_year"]
+    else:
+        assert tuning.chosen == params.rules
+    # scored cut-offs' shares play no part in the choice
+    blanked = [
+        r if r.cutoff.year <= 2013 else replace(r, shares=r.shares.iloc[:0]) for r in results
+    ]
+    assert as_bytes(tune_rules(blanked, params, grid).table) == as_bytes(tuning.table)
+    with pytest.raises(ValueError, match="tuning split"):
+        tune_rules(results, replace(params, tune_until=2000), grid)
+
+
+def test_source_filter_keeps_other_sources_out_of_the_scratch_store(store, tmp_path):
+    frame, q = synthetic_papers()
+    load(store, frame)
+    store.execute("update papers set source = 'other' where paper_id like 'speech-%'")
+    themes = themes_for(store, q)
+    params = BacktestParams(date(2014, 1, 1), date(2014, 1, 1), fit_budget=600, source="conf")
+    [result] = compute_cutoffs(store, themes, MODEL, params, scratch_dir=tmp_path)
+    assert set(result.series["source"]) == {"conf"} and set(result.shares["source"]) == {"conf"}
+    [mixed] = compute_cutoffs(
+        store, themes, MODEL, BacktestParams(date(2014, 1, 1), date(2014, 1, 1), fit_budget=600),
+        scratch_dir=tmp_path,
+    )  # fmt: skip
+    assert set(mixed.series["source"]) == {"conf", "other"}
+    with pytest.raises(ValueError, match="source"):
+        BacktestParams(date(2014, 1, 1), date(2014, 1, 1), source="x'; drop table papers")
+
+
+def test_track_record_verdict_says_where_a_baseline_was_ahead():
+    from pipeline.report.track_record import verdict
+
+    def row(method, status, h, value, low, high, n=50):
+        return {"period_grain": "year", "split": "scored", "metric": "precision",
+                "method": method, "status": status, "horizon": h, "n": n,
+                "hits": round(value * n), "value": value, "ci_low": low, "ci_high": high}  # fmt: skip
+
+    scores = pd.DataFrame(
+        [
+            row("status", "rising", 1, 0.34, 0.26, 0.43), row("last_change", "rising", 1, 0.29, 0.19, 0.40),
+            row("status", "rising", 3, 0.40, 0.30, 0.50), row("last_change", "rising", 3, 0.43, 0.29, 0.58),
+            row("status", "falling", 1, 0.10, 0.05, 0.15), row("count_growth", "falling", 1, 0.60, 0.50, 0.70),
+        ]
+    )  # fmt: skip
+    found = verdict(scores, "year")
+    assert found.baseline_ahead
+    rising, falling = found.lines
+    assert "ours came true 34% / - / 40%" in rising
+    assert "baseline: last period's change at +3 (43% against 40%)" in rising
+    assert "+1" not in rising.split("ahead:")[1]  # ours led at +1
+    assert "cannot be told apart" in rising  # 0.29-0.58 overlaps 0.30-0.50
+    assert "baseline: raw count growth at +1 (60% against 10%)" in falling
+    assert "beyond both intervals" in falling
+    ours_only = scores[~((scores["method"] != "status") & (scores["horizon"] == 3))]
+    ours_only = ours_only[ours_only["status"] == "rising"]
+    clean = verdict(ours_only, "year")
+    assert not clean.baseline_ahead and "ahead of both baselines" in clean.lines[0]
+    assert verdict(scores, "month").lines == []  # no monthly run
