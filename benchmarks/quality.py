@@ -76,6 +76,15 @@ CACHE_DIR = Path.home() / ".cache" / "research-trends" / "quality"
 PAPER_MINILM = {"20ng": (0.159, 0.833), "bbc": (0.170, 0.802)}
 CORPORA = ("20ng", "bbc", *SAMPLED)
 MODELS = ("product", "plain")
+# ClassTfidfTransformer settings of --ctfidf: the product's, BERTopic's, and each BM25 part alone.
+CTFIDF_VARIANTS = {
+    "bm25": {"bm25_weighting": True, "reduce_frequent_words": True},
+    "plain": {"bm25_weighting": False, "reduce_frequent_words": False},
+    "bm25-idf": {"bm25_weighting": True, "reduce_frequent_words": False},
+    "sqrt-tf": {"bm25_weighting": False, "reduce_frequent_words": True},
+}
+# --words coherent: candidates per topic and the weight of co-occurrence (fixed, not tuned).
+COHERENT_CANDIDATES, COHERENCE = 30, 0.5
 TOPIC_COUNTS = (10, 20, 30, 40, 50)
 
 # OCTIS PipelineHandler settings of the paper's corpora (see octis_bbc_news_metadata.json).
@@ -386,7 +395,8 @@ def reduced_topic_words(
     representation: str,
     embedder=None,
     outlier_reduction: bool = True,
-    bm25: bool = True,
+    ctfidf: str = "bm25",
+    words: str = "ranked",
     reduce_by: str = "embeddings",
     stop_words: bool = True,
 ) -> FitTopics:
@@ -394,7 +404,8 @@ def reduced_topic_words(
 
     Then the product's centroid outlier reduction and a refit of the representation, as in
     ``fit_topics``. ``embedder`` (a ``pipeline.embed`` embedder) is needed by the KeyBERT and
-    MMR representations, which embed candidate words. ``bm25=False`` is BERTopic's plain
+    MMR representations, which embed candidate words. ``ctfidf`` names the weighting
+    (``CTFIDF_VARIANTS``); ``"plain"`` is BERTopic's plain
     c-TF-IDF instead of the product's BM25 weighting with damped frequent words. ``reduce_by``
     is what BERTopic's agglomerative topic reduction compares: the topics' mean document
     embeddings (its default, what ``nr_topics`` does) or their c-TF-IDF vectors.
@@ -407,14 +418,14 @@ def reduced_topic_words(
     from bertopic.vectorizers import ClassTfidfTransformer
 
     from pipeline.topics.vectors import centroids_of, nearest_topic
-    from pipeline.topics.words import make_vectorizer, topic_terms
+    from pipeline.topics.words import coherent_terms, make_vectorizer, topic_terms
 
     vectorizer = make_vectorizer().set_params(ngram_range=(1, ngram))
     if not stop_words:
         vectorizer.set_params(stop_words=None)
 
     def ctfidf():
-        return ClassTfidfTransformer(reduce_frequent_words=bm25, bm25_weighting=bm25)
+        return ClassTfidfTransformer(**CTFIDF_VARIANTS[ctfidf])
 
     model = BERTopic(
         embedding_model=_BackendAdapter.wrap(embedder),
@@ -445,10 +456,20 @@ def reduced_topic_words(
         topics=topics.tolist(),
         vectorizer_model=vectorizer,
         ctfidf_model=ctfidf(),
-        top_n_words=own.candidate_words,
+        top_n_words=COHERENT_CANDIDATES if words == "coherent" else own.candidate_words,
         representation_model=representation_model(representation),
     )
-    chosen = topic_terms(model, sorted(set(topics.tolist()) - {-1}), own, embedder)
+    topic_ids = sorted(set(topics.tolist()) - {-1})
+    if words == "coherent":
+        ranked = [model.get_topic(t) or [] for t in topic_ids]
+        chosen = coherent_terms(
+            [([w for w, _ in r], [float(x) for _, x in r]) for r in ranked],
+            docs,
+            top_n=params.top_n_words,
+            coherence=COHERENCE,
+        )
+    else:
+        chosen = topic_terms(model, topic_ids, own, embedder)
     return FitTopics([words for words, _ in chosen], topics, reached)
 
 
@@ -584,7 +605,8 @@ def product_fits(corpus: Corpus, backend: str, embeddings, args) -> list[RunResu
                 representation=args.representation,
                 embedder=embedder,
                 outlier_reduction=not args.no_outlier_reduction,
-                bm25=args.ctfidf == "bm25",
+                ctfidf=args.ctfidf,
+                words=args.words,
                 reduce_by=args.reduce_by,
                 stop_words=args.stop_words == "product",
             )
@@ -669,6 +691,8 @@ def variant_name(args: argparse.Namespace) -> str:
     parts = []
     if args.representation != "ctfidf":
         parts.append(args.representation)
+    if args.words != "ranked":
+        parts.append(f"{args.words} words")
     if args.ctfidf != "bm25":
         parts.append(f"{args.ctfidf} c-TF-IDF")
     if args.ngram != 1:
@@ -822,8 +846,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     for flag, choices, help_ in (
         (
             "--ctfidf",
-            ["bm25", "plain"],
-            "c-TF-IDF weighting: the product's (BM25, damped frequent words) or BERTopic's plain",
+            list(CTFIDF_VARIANTS),
+            "c-TF-IDF weighting: the product's (BM25 idf and square-rooted term frequencies),"
+            " BERTopic's plain, or one of the two BM25 changes alone",
+        ),
+        (
+            "--words",
+            ["ranked", "coherent"],
+            "topic words: the c-TF-IDF ranking, or pipeline.topics.words.coherent_terms"
+            f" re-ranking the best {COHERENT_CANDIDATES} by co-occurrence (weight {COHERENCE})",
         ),
         (
             "--stop-words",
