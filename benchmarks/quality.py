@@ -424,7 +424,7 @@ def reduced_topic_words(
     if not stop_words:
         vectorizer.set_params(stop_words=None)
 
-    def ctfidf():
+    def make_ctfidf():
         return ClassTfidfTransformer(**CTFIDF_VARIANTS[ctfidf])
 
     model = BERTopic(
@@ -432,7 +432,7 @@ def reduced_topic_words(
         umap_model=BaseDimensionalityReduction(),
         hdbscan_model=BaseCluster(),
         vectorizer_model=vectorizer,
-        ctfidf_model=ctfidf(),
+        ctfidf_model=make_ctfidf(),
         top_n_words=params.top_n_words,
         calculate_probabilities=False,
     )
@@ -455,7 +455,7 @@ def reduced_topic_words(
         docs,
         topics=topics.tolist(),
         vectorizer_model=vectorizer,
-        ctfidf_model=ctfidf(),
+        ctfidf_model=make_ctfidf(),
         top_n_words=COHERENT_CANDIDATES if words == "coherent" else own.candidate_words,
         representation_model=representation_model(representation),
     )
