@@ -84,7 +84,8 @@ CTFIDF_VARIANTS = {
     "sqrt-tf": {"bm25_weighting": False, "reduce_frequent_words": True},
 }
 # --words coherent: candidates per topic and the weight of co-occurrence (fixed, not tuned).
-COHERENT_CANDIDATES, COHERENCE = 30, 0.5
+# --words coherent-distinct: what a word costs that a larger topic already shows (not tuned).
+COHERENT_CANDIDATES, COHERENCE, DISTINCT = 30, 0.5, 0.25
 TOPIC_COUNTS = (10, 20, 30, 40, 50)
 
 # OCTIS PipelineHandler settings of the paper's corpora (see octis_bbc_news_metadata.json).
@@ -456,17 +457,18 @@ def reduced_topic_words(
         topics=topics.tolist(),
         vectorizer_model=vectorizer,
         ctfidf_model=make_ctfidf(),
-        top_n_words=COHERENT_CANDIDATES if words == "coherent" else own.candidate_words,
+        top_n_words=COHERENT_CANDIDATES if words.startswith("coherent") else own.candidate_words,
         representation_model=representation_model(representation),
     )
     topic_ids = sorted(set(topics.tolist()) - {-1})
-    if words == "coherent":
+    if words.startswith("coherent"):
         ranked = [model.get_topic(t) or [] for t in topic_ids]
         chosen = coherent_terms(
             [([w for w, _ in r], [float(x) for _, x in r]) for r in ranked],
             docs,
             top_n=params.top_n_words,
             coherence=COHERENCE,
+            distinct=DISTINCT if words == "coherent-distinct" else 0.0,
         )
     else:
         chosen = topic_terms(model, topic_ids, own, embedder)
@@ -852,9 +854,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ),
         (
             "--words",
-            ["ranked", "coherent"],
+            ["ranked", "coherent", "coherent-distinct"],
             "topic words: the c-TF-IDF ranking, or pipeline.topics.words.coherent_terms"
-            f" re-ranking the best {COHERENT_CANDIDATES} by co-occurrence (weight {COHERENCE})",
+            f" re-ranking the best {COHERENT_CANDIDATES} by co-occurrence (weight {COHERENCE}),"
+            f" -distinct: a word a larger topic shows costs {DISTINCT}",
         ),
         (
             "--stop-words",

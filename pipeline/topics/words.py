@@ -303,44 +303,67 @@ def pairwise_npmi(doc_term: sparse.spmatrix) -> np.ndarray:
     return npmi
 
 
-def select_coherent(weights: np.ndarray, npmi: np.ndarray, coherence: float, n: int) -> list[int]:
+def select_coherent(
+    weights: np.ndarray,
+    npmi: np.ndarray,
+    coherence: float,
+    n: int,
+    taken: np.ndarray | None = None,
+    distinct: float = 0.0,
+) -> list[int]:
     """Greedy choice of ``n`` ranked terms that keeps weight and co-occurring words together.
 
     The best term comes first; each next one maximises ``(1 - coherence) * relevance +
     coherence * mean NPMI with the terms already chosen`` (relevance: weight over the best
     one's; ``npmi``: the terms' pairwise :func:`pairwise_npmi`). A high-weight word that never
     appears beside the topic's other words (a rare word c-TF-IDF lifts) gives way to one that
-    does; ``coherence=0`` gives the ranking back. Returns positions in ranking order.
+    does; ``coherence=0`` gives the ranking back. ``taken`` marks terms another topic already
+    shows; each costs ``distinct`` (the head term too: the first pick is the best score).
+    Returns positions in ranking order.
     """
     if len(weights) == 0:
         return []
     top = float(np.max(weights))
     relevance = np.asarray(weights, dtype=np.float64) / (top if top > 0 else 1.0)
-    chosen = [0]
-    left = list(range(1, len(weights)))
+    penalty = distinct * (np.zeros(len(weights)) if taken is None else taken.astype(np.float64))
+    first = int(np.argmax(relevance - penalty))
+    chosen = [first]
+    left = [i for i in range(len(weights)) if i != first]
     while left and len(chosen) < n:
         together = npmi[np.ix_(left, chosen)].mean(axis=1)
-        score = (1.0 - coherence) * relevance[left] + coherence * together
+        score = (1.0 - coherence) * relevance[left] + coherence * together - penalty[left]
         chosen.append(left.pop(int(np.argmax(score))))
     return sorted(chosen)
 
 
 def coherent_terms(
-    candidates: Sequence[TermList], docs: Sequence[str], *, top_n: int, coherence: float
+    candidates: Sequence[TermList],
+    docs: Sequence[str],
+    *,
+    top_n: int,
+    coherence: float,
+    distinct: float = 0.0,
 ) -> list[TermList]:
     """Each topic's ``top_n`` terms out of its ranked ``candidates`` by :func:`select_coherent`.
 
     Co-occurrence is counted once over ``docs`` (the fit's documents, cleaned as for c-TF-IDF),
     for every distinct candidate, with the vectorizer's tokenisation (:func:`term_counts`).
+    With ``distinct`` > 0 topics are chosen in the order given (largest first, as BERTopic
+    numbers them) and a term an earlier topic shows costs ``distinct``.
     """
     vocabulary = sorted({w for words, _ in candidates for w in words})
     if not vocabulary:
         return [([], []) for _ in candidates]
     counts, columns = term_counts(docs, vocabulary)
     npmi = pairwise_npmi(counts)
+    shown: set[str] = set()
     out = []
     for words, weights in candidates:
         cols = [columns[w] for w in words]
-        keep = select_coherent(np.asarray(weights), npmi[np.ix_(cols, cols)], coherence, top_n)
+        taken = np.array([w in shown for w in words], dtype=bool)
+        keep = select_coherent(
+            np.asarray(weights), npmi[np.ix_(cols, cols)], coherence, top_n, taken, distinct
+        )
         out.append(([words[i] for i in keep], [float(weights[i]) for i in keep]))
+        shown.update(out[-1][0])
     return out

@@ -67,3 +67,16 @@ def test_coherent_terms_counts_co_occurrence_in_the_documents():
     # the ranking alone would have kept "banana"
     (ranked, _), _ = coherent_terms(candidates, docs, top_n=2, coherence=0.0)
     assert ranked == ["graph", "banana"]
+
+
+def test_a_word_a_larger_topic_shows_gives_way_when_distinct():
+    docs = ["model training data", "model training loss", "graph model node", "graph node edge"]
+    candidates = [
+        (["model", "training", "data"], [1.0, 0.9, 0.5]),
+        (["model", "graph", "node"], [1.0, 0.95, 0.9]),
+    ]
+    plain = coherent_terms(candidates, docs, top_n=2, coherence=0.5)
+    assert plain[1][0][0] == "model"  # both topics show "model"
+    distinct = coherent_terms(candidates, docs, top_n=2, coherence=0.5, distinct=1.0)
+    assert distinct[0] == plain[0]  # the first topic chooses freely
+    assert distinct[1][0] == ["graph", "node"]
