@@ -85,7 +85,7 @@ CTFIDF_VARIANTS = {
 }
 # --words coherent: candidates per topic and the weight of co-occurrence (fixed, not tuned).
 # --words coherent-distinct: what a word costs that a larger topic already shows (not tuned).
-COHERENT_CANDIDATES, COHERENCE, DISTINCT = 30, 0.5, 0.25
+COHERENT_CANDIDATES, COHERENCE, DISTINCT = 30, 0.5, 0.25  # 30: TopicParams.mmr_candidates
 TOPIC_COUNTS = (10, 20, 30, 40, 50)
 
 # OCTIS PipelineHandler settings of the paper's corpora (see octis_bbc_news_metadata.json).
@@ -397,7 +397,7 @@ def reduced_topic_words(
     embedder=None,
     outlier_reduction: bool = True,
     ctfidf: str = "bm25",
-    words: str = "ranked",
+    words: str = "product",
     reduce_by: str = "embeddings",
     stop_words: bool = True,
 ) -> FitTopics:
@@ -457,21 +457,25 @@ def reduced_topic_words(
         topics=topics.tolist(),
         vectorizer_model=vectorizer,
         ctfidf_model=make_ctfidf(),
-        top_n_words=COHERENT_CANDIDATES if words.startswith("coherent") else own.candidate_words,
+        top_n_words=max(COHERENT_CANDIDATES, own.candidate_words),
         representation_model=representation_model(representation),
     )
     topic_ids = sorted(set(topics.tolist()) - {-1})
-    if words.startswith("coherent"):
+    if words == "coherent-distinct":
         ranked = [model.get_topic(t) or [] for t in topic_ids]
         chosen = coherent_terms(
             [([w for w, _ in r], [float(x) for _, x in r]) for r in ranked],
             docs,
             top_n=params.top_n_words,
             coherence=COHERENCE,
-            distinct=DISTINCT if words == "coherent-distinct" else 0.0,
+            distinct=DISTINCT,
         )
     else:
-        chosen = topic_terms(model, topic_ids, own, embedder)
+        if words == "coherent":
+            own = replace(own, term_coherence=COHERENCE)
+        elif words == "ranked":
+            own = replace(own, term_coherence=0.0)
+        chosen = topic_terms(model, topic_ids, own, embedder, docs)
     return FitTopics([words for words, _ in chosen], topics, reached)
 
 
@@ -693,7 +697,7 @@ def variant_name(args: argparse.Namespace) -> str:
     parts = []
     if args.representation != "ctfidf":
         parts.append(args.representation)
-    if args.words != "ranked":
+    if args.words != "product":
         parts.append(f"{args.words} words")
     if args.ctfidf != "bm25":
         parts.append(f"{args.ctfidf} c-TF-IDF")
@@ -854,8 +858,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         ),
         (
             "--words",
-            ["ranked", "coherent", "coherent-distinct"],
-            "topic words: the c-TF-IDF ranking, or pipeline.topics.words.coherent_terms"
+            ["product", "ranked", "coherent", "coherent-distinct"],
+            "topic words: the product's TopicParams.term_coherence, the c-TF-IDF ranking, or"
+            " pipeline.topics.words.coherent_terms"
             f" re-ranking the best {COHERENT_CANDIDATES} by co-occurrence (weight {COHERENCE}),"
             f" -distinct: a word a larger topic shows costs {DISTINCT}",
         ),

@@ -177,16 +177,31 @@ def represent_terms(
 
 
 def topic_terms(
-    model, topic_ids: Sequence[int], params: TopicParams, embedder: Embedder | None
+    model,
+    topic_ids: Sequence[int],
+    params: TopicParams,
+    embedder: Embedder | None,
+    docs: Sequence[str] | None = None,
 ) -> list[TermList]:
     """The words of a fitted BERTopic ``model``'s topics, chosen as ``params`` say.
 
-    The model must hold at least ``params.candidate_words`` words per topic.
+    The model must hold at least ``params.candidate_words`` words per topic. ``docs`` (the
+    fit's documents) are needed when ``params.term_coherence`` re-ranks the c-TF-IDF terms by
+    their co-occurrence (:func:`coherent_terms`; topics in the order of ``topic_ids``).
     """
     ranked = []
     for topic in topic_ids:
         words = model.get_topic(topic) or []
         ranked.append(([w for w, _ in words], [float(s) for _, s in words]))
+    if params.representation == "ctfidf" and params.term_coherence > 0:
+        if docs is None:
+            raise ValueError("term_coherence needs the fit's documents to count co-occurrence")
+        return coherent_terms(
+            ranked,
+            clean_for_terms(docs),
+            top_n=params.top_n_words,
+            coherence=params.term_coherence,
+        )
     return represent_terms(
         ranked,
         top_n=params.top_n_words,

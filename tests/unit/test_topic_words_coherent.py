@@ -80,3 +80,31 @@ def test_a_word_a_larger_topic_shows_gives_way_when_distinct():
     distinct = coherent_terms(candidates, docs, top_n=2, coherence=0.5, distinct=1.0)
     assert distinct[0] == plain[0]  # the first topic chooses freely
     assert distinct[1][0] == ["graph", "node"]
+
+
+class RankedModel:
+    """A fitted model's c-TF-IDF ranking per topic, as BERTopic's ``get_topic`` gives it."""
+
+    def __init__(self, topics: dict[int, list[tuple[str, float]]]) -> None:
+        self.topics = topics
+
+    def get_topic(self, topic: int) -> list[tuple[str, float]]:
+        return self.topics[topic]
+
+
+def test_the_fit_re_ranks_its_words_when_term_coherence_is_set():
+    from pipeline.topics.params import TopicParams
+    from pipeline.topics.words import topic_terms
+
+    model = RankedModel({0: [("graph", 1.0), ("banana", 0.95), ("neural", 0.9)]})
+    docs = ["Graph neural nets.", "graph neural pooling", "graph neural", "banana bread"]
+    coherent = TopicParams(top_n_words=2, term_coherence=0.5)
+    assert coherent.candidate_words == coherent.mmr_candidates  # more words to choose from
+    assert topic_terms(model, [0], coherent, None, docs) == [(["graph", "neural"], [1.0, 0.9])]
+    ranked = TopicParams(top_n_words=2)
+    assert ranked.candidate_words == 2
+    assert topic_terms(model, [0], ranked, None) == [(["graph", "banana"], [1.0, 0.95])]
+    with pytest.raises(ValueError, match="documents"):
+        topic_terms(model, [0], coherent, None)
+    with pytest.raises(ValueError, match="term_coherence"):
+        TopicParams(term_coherence=1.5)
