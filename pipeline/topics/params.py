@@ -44,8 +44,10 @@ class TopicParams:
     # With "ctfidf", how much the top words also weigh co-occurring with each other
     # (pipeline.topics.words.coherent_terms re-ranks the mmr_candidates best; 0: the ranking).
     # BM25 c-TF-IDF lifts words rare in the corpus; in short texts such a word seldom shares a
-    # document with the topic's other words, which costs NPMI (see docs/topics.md).
-    term_coherence: float = 0.0
+    # document with the topic's other words, which costs NPMI. 0.5 beat plain BERTopic on NPMI
+    # and diversity on every bench-quality corpus measured (docs/benchmarks.md); against the
+    # ranking it gains NPMI everywhere and gives up 0.01-0.04 of diversity (docs/topics.md).
+    term_coherence: float = 0.5
     # Every fit clusters a second time with seed + 1 (UMAP, HDBSCAN, outlier reduction; no
     # words), in a child process on the core the seeded, single-threaded UMAP leaves idle, and
     # stores the share of papers that keep their topic (seed_check_agreement).

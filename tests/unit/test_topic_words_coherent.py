@@ -101,7 +101,8 @@ def test_the_fit_re_ranks_its_words_when_term_coherence_is_set():
     coherent = TopicParams(top_n_words=2, term_coherence=0.5)
     assert coherent.candidate_words == coherent.mmr_candidates  # more words to choose from
     assert topic_terms(model, [0], coherent, None, docs) == [(["graph", "neural"], [1.0, 0.9])]
-    ranked = TopicParams(top_n_words=2)
+    assert TopicParams().term_coherence == 0.5  # the product's default since issue 24
+    ranked = TopicParams(top_n_words=2, term_coherence=0.0)
     assert ranked.candidate_words == 2
     assert topic_terms(model, [0], ranked, None) == [(["graph", "banana"], [1.0, 0.95])]
     with pytest.raises(ValueError, match="documents"):
