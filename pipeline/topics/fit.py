@@ -128,7 +128,7 @@ def describe_fit(
     centroids = centroids_of(embeddings, labels)
 
     topic_ids = sorted(set(labels.tolist()))
-    chosen = topic_terms(model, topic_ids, params, embedder)
+    chosen = topic_terms(model, topic_ids, params, embedder, docs)
     rows = []
     for topic, (terms, weights) in zip(topic_ids, chosen, strict=True):
         members = np.flatnonzero(labels == topic)

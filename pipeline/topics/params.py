@@ -41,6 +41,13 @@ class TopicParams:
     representation: str = "ctfidf"
     mmr_diversity: float = 0.2
     mmr_candidates: int = 30
+    # With "ctfidf", how much the top words also weigh co-occurring with each other
+    # (pipeline.topics.words.coherent_terms re-ranks the mmr_candidates best; 0: the ranking).
+    # BM25 c-TF-IDF lifts words rare in the corpus; in short texts such a word seldom shares a
+    # document with the topic's other words, which costs NPMI. 0.5 beat plain BERTopic on NPMI
+    # and diversity on every bench-quality corpus measured (docs/benchmarks.md); against the
+    # ranking it gains NPMI everywhere and gives up 0.01-0.04 of diversity (docs/topics.md).
+    term_coherence: float = 0.5
     # Every fit clusters a second time with seed + 1 (UMAP, HDBSCAN, outlier reduction; no
     # words), in a child process on the core the seeded, single-threaded UMAP leaves idle, and
     # stores the share of papers that keep their topic (seed_check_agreement).
@@ -52,11 +59,13 @@ class TopicParams:
             raise ValueError(f"representation {self.representation!r} is not one of {known}")
         if not 0.0 <= self.mmr_diversity <= 1.0:
             raise ValueError(f"mmr_diversity {self.mmr_diversity} is not between 0 and 1")
+        if not 0.0 <= self.term_coherence <= 1.0:
+            raise ValueError(f"term_coherence {self.term_coherence} is not between 0 and 1")
 
     @property
     def candidate_words(self) -> int:
         """How many c-TF-IDF terms per topic the representation chooses from."""
-        if self.representation == "mmr":
+        if self.representation == "mmr" or self.term_coherence > 0:
             return max(self.mmr_candidates, self.top_n_words)
         return self.top_n_words
 

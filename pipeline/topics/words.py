@@ -177,16 +177,31 @@ def represent_terms(
 
 
 def topic_terms(
-    model, topic_ids: Sequence[int], params: TopicParams, embedder: Embedder | None
+    model,
+    topic_ids: Sequence[int],
+    params: TopicParams,
+    embedder: Embedder | None,
+    docs: Sequence[str] | None = None,
 ) -> list[TermList]:
     """The words of a fitted BERTopic ``model``'s topics, chosen as ``params`` say.
 
-    The model must hold at least ``params.candidate_words`` words per topic.
+    The model must hold at least ``params.candidate_words`` words per topic. ``docs`` (the
+    fit's documents) are needed when ``params.term_coherence`` re-ranks the c-TF-IDF terms by
+    their co-occurrence (:func:`coherent_terms`; topics in the order of ``topic_ids``).
     """
     ranked = []
     for topic in topic_ids:
         words = model.get_topic(topic) or []
         ranked.append(([w for w, _ in words], [float(s) for _, s in words]))
+    if params.representation == "ctfidf" and params.term_coherence > 0:
+        if docs is None:
+            raise ValueError("term_coherence needs the fit's documents to count co-occurrence")
+        return coherent_terms(
+            ranked,
+            clean_for_terms(docs),
+            top_n=params.top_n_words,
+            coherence=params.term_coherence,
+        )
     return represent_terms(
         ranked,
         top_n=params.top_n_words,
@@ -283,4 +298,87 @@ def streamed_class_top_terms(
         top = np.argsort(-row, kind="stable")[:top_n]
         top = top[row[top] > 0]
         out[int(target)] = ([str(terms[i]) for i in top], [float(row[i]) for i in top])
+    return out
+
+
+def pairwise_npmi(doc_term: sparse.spmatrix) -> np.ndarray:
+    """NPMI of every pair of columns of a documents x terms matrix (document co-occurrence).
+
+    The measure of :func:`pipeline.quality.npmi_coherence`, for all pairs at once: pairs that
+    never share a document score -1, pairs always together 1; the diagonal is 1.
+    """
+    binary = (sparse.csc_matrix(doc_term) > 0).astype(np.float64)
+    n_docs = max(binary.shape[0], 1)
+    df = np.asarray(binary.sum(axis=0)).ravel() / n_docs
+    co = (binary.T @ binary).toarray() / n_docs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        npmi = np.log(co / np.outer(df, df)) / -np.log(co)
+    npmi = np.where(co <= 0, -1.0, np.where(co >= 1, 1.0, npmi))
+    np.fill_diagonal(npmi, 1.0)
+    return npmi
+
+
+def select_coherent(
+    weights: np.ndarray,
+    npmi: np.ndarray,
+    coherence: float,
+    n: int,
+    taken: np.ndarray | None = None,
+    distinct: float = 0.0,
+) -> list[int]:
+    """Greedy choice of ``n`` ranked terms that keeps weight and co-occurring words together.
+
+    The best term comes first; each next one maximises ``(1 - coherence) * relevance +
+    coherence * mean NPMI with the terms already chosen`` (relevance: weight over the best
+    one's; ``npmi``: the terms' pairwise :func:`pairwise_npmi`). A high-weight word that never
+    appears beside the topic's other words (a rare word c-TF-IDF lifts) gives way to one that
+    does; ``coherence=0`` gives the ranking back. ``taken`` marks terms another topic already
+    shows; each costs ``distinct`` (the head term too: the first pick is the best score).
+    Returns positions in ranking order.
+    """
+    if len(weights) == 0:
+        return []
+    top = float(np.max(weights))
+    relevance = np.asarray(weights, dtype=np.float64) / (top if top > 0 else 1.0)
+    penalty = distinct * (np.zeros(len(weights)) if taken is None else taken.astype(np.float64))
+    first = int(np.argmax(relevance - penalty))
+    chosen = [first]
+    left = [i for i in range(len(weights)) if i != first]
+    while left and len(chosen) < n:
+        together = npmi[np.ix_(left, chosen)].mean(axis=1)
+        score = (1.0 - coherence) * relevance[left] + coherence * together - penalty[left]
+        chosen.append(left.pop(int(np.argmax(score))))
+    return sorted(chosen)
+
+
+def coherent_terms(
+    candidates: Sequence[TermList],
+    docs: Sequence[str],
+    *,
+    top_n: int,
+    coherence: float,
+    distinct: float = 0.0,
+) -> list[TermList]:
+    """Each topic's ``top_n`` terms out of its ranked ``candidates`` by :func:`select_coherent`.
+
+    Co-occurrence is counted once over ``docs`` (the fit's documents, cleaned as for c-TF-IDF),
+    for every distinct candidate, with the vectorizer's tokenisation (:func:`term_counts`).
+    With ``distinct`` > 0 topics are chosen in the order given (largest first, as BERTopic
+    numbers them) and a term an earlier topic shows costs ``distinct``.
+    """
+    vocabulary = sorted({w for words, _ in candidates for w in words})
+    if not vocabulary:
+        return [([], []) for _ in candidates]
+    counts, columns = term_counts(docs, vocabulary)
+    npmi = pairwise_npmi(counts)
+    shown: set[str] = set()
+    out = []
+    for words, weights in candidates:
+        cols = [columns[w] for w in words]
+        taken = np.array([w in shown for w in words], dtype=bool)
+        keep = select_coherent(
+            np.asarray(weights), npmi[np.ix_(cols, cols)], coherence, top_n, taken, distinct
+        )
+        out.append(([words[i] for i in keep], [float(weights[i]) for i in keep]))
+        shown.update(out[-1][0])
     return out
