@@ -237,17 +237,79 @@ def parse_ingest(text: str) -> tuple[int, int, int]:
     return received, stored, quarantined
 
 
+_CPU = re.compile(r"(User|System) time \(seconds\): ([\d.]+)")
+_LOAD = re.compile(r"^# load at start: ([\d.]+) ([\d.]+) ([\d.]+)$", re.M)
+_PRINTED_LOAD = re.compile(r"^\s*(\w+): .* load ([\d.]+)/([\d.]+)", re.M)
+
+
 def run_stage(argv: list[str], env: dict, log: Path) -> tuple[float, float, str]:
-    """One CLI call under ``nice -n 5 /usr/bin/time -v``; (seconds, MiB, its output)."""
+    """One CLI call under ``nice -n 5 /usr/bin/time -v``; (seconds, MiB, its output).
+
+    The log gets the load average at the start, the command, its output and time's report.
+    """
     cmd = ["nice", "-n", "5", "/usr/bin/time", "-v", str(REPO / ".venv" / "bin" / "trends"), *argv]
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
-    log.write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n--- stderr ---\n{proc.stderr}")
+    log.write_text(
+        f"# load at start: {load}\n$ {' '.join(cmd)}\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    )
     if proc.returncode:
         tail = proc.stderr.strip().splitlines()[-25:]
         failed = f"stage {' '.join(argv)} failed ({proc.returncode}); log {log}"
         raise SystemExit(failed + "\n" + "\n".join(tail))
     seconds, mib = parse_time_v(proc.stderr)
     return seconds, mib, proc.stdout + proc.stderr
+
+
+def stage_figures(name: str, log: Path, loads: dict[str, tuple[float, float]]) -> dict:
+    """A finished stage's figures from its log (``loads``: start loads printed elsewhere)."""
+    text = log.read_text()
+    seconds, mib = parse_time_v(text)
+    cpu = sum(float(m.group(2)) for m in _CPU.finditer(text))
+    header = _LOAD.search(text)
+    load = (float(header.group(1)), float(header.group(2))) if header else loads.get(name)
+    command = text.split("\n", 2)[1 if header else 0].split("/bin/trends ", 1)[-1]
+    note = ""
+    if name == "ingest":
+        received, stored, quarantined = parse_ingest(text)
+        if received != stored + quarantined:
+            raise SystemExit(f"ingest lost records: {received:,} != {stored:,} + {quarantined:,}")
+        note = f"received {received:,} = stored {stored:,} + quarantined {quarantined:,}"
+    return {"stage": name, "command": command, "seconds": seconds, "cpu": cpu, "mib": mib,
+            "load": load, "note": note}  # fmt: skip
+
+
+def table(logs: Path, snapshot: Path, run_log: Path | None = None) -> str:
+    """The Markdown table of the stages whose logs are in ``logs``."""
+    loads = {}
+    if run_log and run_log.is_file():
+        for m in _PRINTED_LOAD.finditer(run_log.read_text()):
+            loads[m.group(1)] = (float(m.group(2)), float(m.group(3)))
+    rows = [
+        stage_figures(name, logs / f"{name}.log", loads)
+        for name, _ in STAGES
+        if (logs / f"{name}.log").is_file()
+    ]
+    out = [
+        f"{datetime.now():%Y-%m-%d %H:%M}, commit {_commit()}, {snapshot.name} "
+        f"({snapshot.stat().st_size / 1e9:.2f} GB), TRENDS_EMBEDDING_BACKEND=static",
+        "",
+        "| stage | command | wall | CPU (user+sys) | peak RSS | load at start (1/5 min) | check |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        load = f"{r['load'][0]:.1f} / {r['load'][1]:.1f}" if r["load"] else "?"
+        out.append(
+            f"| {r['stage']} | `trends {r['command']}` | {r['seconds']:,.0f} s | "
+            f"{r['cpu']:,.0f} s | {r['mib']:,.0f} MiB | {load} | {r['note']} |"
+        )
+    if rows:
+        wall, cpu = sum(r["seconds"] for r in rows), sum(r["cpu"] for r in rows)
+        out.append(
+            f"| **total** | | **{wall:,.0f} s ({wall / 60:.1f} min)** | {cpu:,.0f} s | "
+            f"**{max(r['mib'] for r in rows):,.0f} MiB** max | | |"
+        )
+    return "\n".join(out) + "\n"
 
 
 def _commit() -> str:
@@ -257,54 +319,37 @@ def _commit() -> str:
     return proc.stdout.strip() or "?"
 
 
+def logs_dir(home: Path) -> Path:
+    """Where ``run`` keeps one log per stage (beside the store's home)."""
+    return home.parent / f"{home.name}-logs"
+
+
 def run(snapshot: Path, home: Path, out: Path | None, from_stage: str) -> None:
     """Every stage in order (from ``from_stage``), the table printed and written."""
     names = [name for name, _ in STAGES]
+    logs = logs_dir(home)
     if from_stage == names[0]:
         shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(logs, ignore_errors=True)
     home.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(exist_ok=True)
     env = dict(os.environ, TRENDS_HOME=str(home), TRENDS_EMBEDDING_BACKEND="static")
     env.setdefault("PYTHONPATH", str(REPO))
-    logs = home.parent / f"{home.name}-logs"
-    logs.mkdir(exist_ok=True)
-    rows = []
     for name, argv in STAGES[names.index(from_stage) :]:
-        load = os.getloadavg()
         argv = [a.format(snapshot=snapshot) for a in argv]
-        seconds, mib, text = run_stage(argv, env, logs / f"{name}.log")
+        _, _, text = run_stage(argv, env, logs / f"{name}.log")
+        r = stage_figures(name, logs / f"{name}.log", {})
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("\t")]
-        note = ""
-        if name == "ingest":
-            received, stored, quarantined = parse_ingest(text)
-            if received != stored + quarantined:
-                lost = f"{received:,} != {stored:,} + {quarantined:,}"
-                raise SystemExit(f"ingest lost records: {lost}")
-            note = f"received {received:,} = stored {stored:,} + quarantined {quarantined:,}"
-        rows.append((name, " ".join(argv), seconds, mib, load, note))
         print(
-            f"{name:>8}: {seconds:8.1f}s  peak RSS {mib:7,.0f} MiB  "
-            f"load {load[0]:.1f}/{load[1]:.1f}"
-            f"  {note or (lines[-1][:100] if lines else '')}",
+            f"{name:>8}: {r['seconds']:8.1f}s (CPU {r['cpu']:.0f}s)  peak RSS {r['mib']:7,.0f} MiB"
+            f"  load {r['load'][0]:.1f}/{r['load'][1]:.1f}"
+            f"  {r['note'] or (lines[-1][:100] if lines else '')}",
             flush=True,
         )
-    total, top = sum(r[2] for r in rows), max(r[3] for r in rows)
-    print(f"   total: {total:8.1f}s ({total / 60:.1f} min); max peak RSS {top:,.0f} MiB")
+    text = table(logs, snapshot)
+    print(text)
     if out:
-        table = [
-            f"{datetime.now():%Y-%m-%d %H:%M}, commit {_commit()}, {snapshot} "
-            f"({snapshot.stat().st_size / 1e9:.2f} GB), TRENDS_EMBEDDING_BACKEND=static",
-            "",
-            "| stage | command | wall | peak RSS | load at start (1/5 min) | check |",
-            "|---|---|---:|---:|---|---|",
-        ]
-        for name, cmd, seconds, mib, load, note in rows:
-            table.append(
-                f"| {name} | `trends {cmd}` | {seconds:,.0f} s | {mib:,.0f} MiB | "
-                f"{load[0]:.1f} / {load[1]:.1f} | {note} |"
-            )
-        table.append(f"| **total** | | **{total:,.0f} s ({total / 60:.1f} min)** | "
-                     f"**{top:,.0f} MiB** max | | |")  # fmt: skip
-        out.write_text("\n".join(table) + "\n")
+        out.write_text(text)
         print(f"table: {out}")
 
 
@@ -341,6 +386,11 @@ def main() -> None:
     r.add_argument("--home", type=Path, required=True)
     r.add_argument("--out", type=Path, help="Write the table (Markdown) here.")
     r.add_argument("--from-stage", choices=[n for n, _ in STAGES], default=STAGES[0][0])
+    t = sub.add_parser("table", help="The table again, from a run's stage logs.")
+    t.add_argument("--snapshot", type=Path, required=True)
+    t.add_argument("--home", type=Path, required=True)
+    t.add_argument("--run-log", type=Path, help="run's printed output (loads of older logs)")
+    t.add_argument("--out", type=Path)
     o = sub.add_parser("onnx", help="Time trends embed --backend onnx on a slice.")
     o.add_argument("--snapshot", type=Path, required=True)
     o.add_argument("--papers", type=int, default=2_000)
@@ -357,6 +407,11 @@ def main() -> None:
         if not args.snapshot.is_file():
             raise SystemExit(f"no snapshot at {args.snapshot} (run: million.py write)")
         run(args.snapshot, args.home, args.out, args.from_stage)
+    elif args.cmd == "table":
+        text = table(logs_dir(args.home), args.snapshot, args.run_log)
+        print(text)
+        if args.out:
+            args.out.write_text(text)
     else:
         if not args.snapshot.is_file():
             raise SystemExit(f"no snapshot at {args.snapshot} (run: million.py write)")

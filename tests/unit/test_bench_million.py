@@ -106,3 +106,35 @@ def test_time_v_report_is_read() -> None:
     assert million.parse_time_v(report.replace("1:02:03.5", "4:05.25"))[0] == 245.25
     with pytest.raises(ValueError, match="no /usr/bin/time"):
         million.parse_time_v("Killed")
+
+
+def test_table_reads_the_stage_logs(tmp_path) -> None:
+    logs = million.logs_dir(tmp_path / "home")
+    logs.mkdir()
+    snapshot = tmp_path / "snapshot.json"
+    snapshot.write_text("{}\n")
+    report = (
+        "\tUser time (seconds): 100.5\n\tSystem time (seconds): 20.5\n"
+        "\tElapsed (wall clock) time (h:mm:ss or m:ss): 2:01.0\n"
+        "\tMaximum resident set size (kbytes): 1048576\n"
+    )
+    ingest = "ingest arxiv-kaggle: received 10 = stored 9 (new 9, updated 0, unchanged 0) + quarantined 1"
+    (logs / "ingest.log").write_text(
+        f"# load at start: 7.50 5.25 3.00\n$ nice -n 5 /usr/bin/time -v /x/.venv/bin/trends "
+        f"ingest kaggle {snapshot}\n{ingest}\n--- stderr ---\n{report}"
+    )
+    (logs / "embed.log").write_text(f"$ nice /usr/bin/time -v /x/bin/trends embed\n{report}")
+    run_log = tmp_path / "run.log"
+    run_log.write_text("   embed:     28.6s  peak RSS     417 MiB  load 10.7/7.6  embed ...\n")
+    text = million.table(logs, snapshot, run_log)
+    assert (
+        f"| ingest | `trends ingest kaggle {snapshot}` | 121 s | 121 s | 1,024 MiB | 7.5 / 5.2 | "
+        "received 10 = stored 9 + quarantined 1 |"
+    ) in text
+    assert "| embed | `trends embed` | 121 s | 121 s | 1,024 MiB | 10.7 / 7.6 |  |" in text
+    assert "**242 s (4.0 min)**" in text
+    (logs / "ingest.log").write_text(
+        (logs / "ingest.log").read_text().replace("stored 9 (", "stored 8 (")
+    )
+    with pytest.raises(SystemExit, match="lost records"):
+        million.table(logs, snapshot, run_log)
