@@ -365,11 +365,14 @@ def onnx_slice(snapshot: Path, papers: int, home: Path) -> None:
     env.setdefault("PYTHONPATH", str(REPO))
     run_stage(["ingest", "kaggle", str(head)], env, home / "ingest.log")
     seconds, mib, _ = run_stage(["embed", "--backend", "onnx"], env, home / "embed.log")
+    cpu = stage_figures("embed", home / "embed.log", {})["cpu"]
     rate = papers / seconds
+    per_core = cpu / papers  # CPU seconds a paper: the figure a loaded machine distorts least
     print(
-        f"onnx embed: {papers:,} papers in {seconds:.1f}s = {rate:.1f} papers/s, peak RSS "
-        f"{mib:,.0f} MiB, load {os.getloadavg()[0]:.1f}; a million at this rate: "
-        f"{1e6 / rate / 3600:.1f} h"
+        f"onnx embed: {papers:,} papers in {seconds:.1f}s = {rate:.1f} papers/s (load "
+        f"{os.getloadavg()[0]:.1f}), CPU {cpu:.1f}s = {per_core * 1e3:.1f} ms a paper, peak RSS "
+        f"{mib:,.0f} MiB; a million: {1e6 / rate / 3600:.1f} h at this wall rate, "
+        f"{1e6 * per_core / 2 / 3600:.1f} h of two busy cores at this CPU cost"
     )
 
 
