@@ -5,7 +5,10 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
+import pandas as pd
+import pytest
 
+from pipeline.topics import persistence
 from pipeline.topics.fit import StackedRows
 
 
@@ -40,3 +43,45 @@ def test_a_sample_of_rows_allocates_only_the_sample() -> None:
         tracemalloc.stop()
     assert sample.shape == (100, 256)
     assert peak < 1_000_000  # stacking first (8 MB) and reordering (8 MB more) is gone
+
+
+def _papers(store, n: int) -> list[str]:
+    frame = pd.DataFrame(
+        {
+            "paper_id": [f"p{(i * 37) % n:03d}" for i in range(n)],  # stored out of id order
+            "title": [f"Title {(i * 37) % n}" for i in range(n)],
+        }
+    )
+    store.register("p", frame)
+    store.execute(
+        "insert into papers (paper_id, source, title, abstract, published, date_precision,"
+        " content_hash, first_run_id, last_run_id, ingested_at, updated_at)"
+        " select paper_id, 'conf', title, 'An abstract of ' || title, date '2020-01-01', 'year',"
+        " paper_id, 'r', 'r', now(), now() from p"
+    )
+    store.unregister("p")
+    return frame["paper_id"].tolist()
+
+
+def test_fit_texts_are_streamed_and_filtered_not_read_whole(store, monkeypatch) -> None:
+    _papers(store, 50)
+    stream = store.stream_file
+    batches = []
+
+    def small_batches(name, params=None, batch_rows=20_000):
+        for batch in stream(name, params, batch_rows=7):
+            batches.append(batch.num_rows)
+            yield batch
+
+    def whole(*_a, **_k):
+        raise AssertionError("every text read at once")
+
+    monkeypatch.setattr(store, "stream_file", small_batches)
+    monkeypatch.setattr(store, "query_file", whole)
+    wanted = ["p042", "p003", "p017", "p000"]
+    assert persistence.paper_texts(store, wanted) == [
+        f"Title {int(p[1:])}. An abstract of Title {int(p[1:])}" for p in wanted
+    ]
+    assert len(batches) == 8 and max(batches) == 7
+    with pytest.raises(KeyError, match=r"1 papers have no text, e\.g\. 'nope'"):
+        persistence.paper_texts(store, ["p001", "nope"])
