@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.topics import persistence
-from pipeline.topics.fit import StackedRows
+from pipeline.topics.fit import OtherPapers, StackedRows
 
 
 def _parts(n_first: int = 3_000, n_second: int = 5_000, dim: int = 256):
@@ -85,3 +85,15 @@ def test_fit_texts_are_streamed_and_filtered_not_read_whole(store, monkeypatch) 
     assert len(batches) == 8 and max(batches) == 7
     with pytest.raises(KeyError, match=r"1 papers have no text, e\.g\. 'nope'"):
         persistence.paper_texts(store, ["p001", "nope"])
+
+
+def test_other_papers_read_rows_of_the_loaded_vectors_without_a_copy() -> None:
+    first, second, order = _parts()
+    everything = np.concatenate([second, first])  # as loaded: every paper, in id order
+    rows = np.arange(len(second))  # the papers the fit did not cluster
+    others = OtherPapers([f"o{i}" for i in rows], everything, rows=rows)
+    np.testing.assert_array_equal(others.vectors(slice(10, 20)), second[10:20])
+    assert np.shares_memory(others.embeddings, everything)
+    stacked = StackedRows(first, others, order)
+    idx = np.sort(np.random.default_rng(2).choice(len(order), 300, replace=False))
+    np.testing.assert_array_equal(stacked[idx], np.concatenate([first, second])[order][idx])
