@@ -149,6 +149,20 @@ SCALE_PAPERS ?= 1000000
 scale: ## not in CI: ingest + analyse SCALE_PAPERS (1M) Kaggle-format papers; time/100k, peak RSS per stage
 	nice $(BIN)/python benchmarks/scale.py --papers $(SCALE_PAPERS)
 
+# One million REAL abstracts (both corpora, new ids) end to end through the CLI, static encoder:
+# ingest kaggle, embed, topics --full, analyze, report, publish, each under /usr/bin/time -v.
+MILLION_PAPERS ?= 1000000
+MILLION_DIR ?= /tmp/trends-million
+
+.PHONY: million
+million: ## not in CI: MILLION_PAPERS (1M) real abstracts through every CLI stage (static); time, peak RSS
+	@test -f $(MILLION_DIR)/snapshot-$(MILLION_PAPERS).json || $(BIN)/python benchmarks/million.py \
+	  write --papers $(MILLION_PAPERS) --data-dir $(DEMO_DATA) --out $(MILLION_DIR)/snapshot-$(MILLION_PAPERS).json
+	$(BIN)/python benchmarks/million.py run --snapshot $(MILLION_DIR)/snapshot-$(MILLION_PAPERS).json \
+	  --home $(MILLION_DIR)/home --out $(MILLION_DIR)/table.md
+	$(BIN)/python benchmarks/million.py onnx --snapshot $(MILLION_DIR)/snapshot-$(MILLION_PAPERS).json \
+	  --papers 2000 --home $(MILLION_DIR)/onnx
+
 airflow: ## local Airflow 3 UI+API on 127.0.0.1:8080 (AIRFLOW_PORT), LocalExecutor, airflow_home/
 	@scripts/airflow_local.sh start
 

@@ -295,4 +295,6 @@ def load_embeddings(store: Store, model: str) -> tuple[list[str], np.ndarray]:
     if not ids:
         return [], np.zeros((0, 0), dtype=np.float32)
     order = np.argsort(np.array(ids, dtype=object), kind="stable")
-    return [ids[i] for i in order], np.concatenate(blocks)[order]
+    vectors = np.concatenate(blocks)
+    blocks.clear()  # two copies of the vectors at most, not three (1 GB a million at 256 dims)
+    return [ids[i] for i in order], vectors[order]

@@ -68,7 +68,7 @@ def fit_and_store(
     others = None
     if chosen.balanced:
         rest = np.setdiff1d(np.arange(len(ids)), rows)
-        others = OtherPapers([ids[i] for i in rest], papers.embeddings[rest])
+        others = OtherPapers([ids[i] for i in rest], papers.embeddings, rows=rest)
     docs = persistence.paper_texts(store, fit_ids)
     params = params or TopicParams.for_corpus(len(fit_ids), representation=representation)
     model_embedder = embedder() if embedder else None  # names embed phrases with it
