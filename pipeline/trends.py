@@ -40,7 +40,7 @@ class MartRules:
             conference years (50-204 papers against a median near 1,600) are cut so their
             wide intervals do not drown the later rise.
         window_year, window_quarter, window_month: Growth window of each grain, in calendar
-            periods back from the last readable one. Years are few and large (six years),
+            periods back from the last readable one. Years are few and large (a decade),
             months many and small (half a year).
         min_support_year, min_support_quarter, min_support_month: Papers a series needs in
             its window for a trend status; below it the status is ``insufficient`` ("too
@@ -51,10 +51,6 @@ class MartRules:
             through two points); fewer also read ``insufficient``.
         trend_alpha: A rise or fall is significant when the Cochran-Armitage test's two-sided
             p-value is below this (``growing``, ``emerging``, ``declining``, ``fading``).
-            ``window_year`` 6, ``min_support_year`` 240 and ``trend_alpha`` 0.1 were chosen by
-            the backtest on its tuning split (yearly conference cut-offs up to 2016; before:
-            10, 60 and 0.05): rising calls came true 46% against 31% there, and 32-37%
-            against 27-33% on the later, scored cut-offs (docs/backtest.md).
         emerging_ratio: ``emerging`` needs the recent half's share at least this many times
             the earlier half's.
         emerging_share_quantile: ... and a recent share at or below this quantile of the
@@ -67,14 +63,14 @@ class MartRules:
     decisions: Decisions = Decisions.accepted
     thin_min_papers: int = 30
     thin_fraction: float = 0.25
-    window_year: int = 6
+    window_year: int = 10
     window_quarter: int = 8
     window_month: int = 6
-    min_support_year: int = 240
+    min_support_year: int = 60
     min_support_quarter: int = 40
     min_support_month: int = 60
     min_periods: int = 3
-    trend_alpha: float = 0.1
+    trend_alpha: float = 0.05
     emerging_ratio: float = 1.5
     emerging_share_quantile: float = 0.5
     fading_ratio: float = 0.5

@@ -3,8 +3,8 @@
 -- grain its source has (see corpus_periods).
 -- Window: the last W periods of the grain, counted in calendar periods back from the source's
 -- last readable period (W = $window_year years, $window_quarter quarters or $window_month months;
--- defaults 6 / 8 / 6, pipeline/trends.py). Years are few and large, months many and small, so
--- a yearly window spans six years and a monthly one half a year. Only readable periods enter:
+-- defaults 10 / 8 / 6, pipeline/trends.py). Years are few and large, months many and small, so
+-- a yearly window spans a decade and a monthly one half a year. Only readable periods enter:
 -- partial (is_partial) and thin (is_thin) periods are left out, also inside the window, and the
 -- period index t is the calendar position (year, quarter or month number), so a skipped period
 -- leaves a gap rather than compressing time.

@@ -15,9 +15,8 @@
 --                 $fading_ratio x the earlier share
 --   declining     significant fall (trend_p < $trend_alpha, trend_z < 0)
 --   stable        otherwise
--- Defaults of these thresholds: MartRules in pipeline/trends.py (alpha 0.1, ratios 1.5 and 0.5,
--- quantile 0.5; yearly support 240 and window 6, chosen by the backtest on its tuning split),
--- recorded in mart_builds; docs/backtest.md has the grid and the figures.
+-- Defaults of every $rule: MartRules in pipeline/trends.py (alpha 0.05, ratios 1.5 and 0.5,
+-- quantile 0.5), recorded in mart_builds; docs/backtest.md says how they were chosen.
 -- topic_status is a view of the topics' rows.
 create or replace table series_status as
 with caps as (
