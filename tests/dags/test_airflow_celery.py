@@ -260,6 +260,8 @@ RUN_IDS = [
 CLOCK = [
     (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?"), "<t>"),
     (re.compile(r"(Fit time</th><td>)[\d.,]+ s"), r"\1<s>"),
+    # feed.xml's ids are named by the store's first edition and its recorded time
+    (re.compile(r"urn:uuid:[0-9a-f-]{36}"), "urn:uuid:<edition>"),
 ]
 
 

@@ -155,6 +155,10 @@ PARAMS = [
     Param("backtest --tune-until", lambda f: [*BT, "--tune-until", INJ], (2,), "Invalid value"),
     Param("backtest --topics", lambda f: [*BT, "--topics", INJ], (2,), "backtest topics"),
     Param("backtest --fit-budget", lambda f: [*BT, "--fit-budget", INJ], (2,), "Invalid value"),
+    Param("backtest --source", lambda f: [*BT, "--source", INJ], (2,), "backtest source"),
+    Param("backtest --cache", lambda f: [*BT, "--cache", str(f["tmp"] / INJ)], (1,), "error:"),
+    Param("themes calibrate --sample", lambda f: ["themes", "calibrate", "--sample", INJ], (2,),
+          "Invalid value"),
 ]  # fmt: skip
 
 

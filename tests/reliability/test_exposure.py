@@ -33,7 +33,8 @@ SECRETS = {
     "API secret key": r"\bsk-[A-Za-z0-9_-]{20,}",
     "Google API key": r"\bAIza[0-9A-Za-z_-]{35}\b",
     "JWT": r"\beyJ[\w-]{10,}\.eyJ[\w-]{10,}\.[\w-]{10,}",
-    "credentials in a URL": r"\b[a-z][a-z0-9+.-]*://[^/\s:@'\"<>]+:[^/\s@'\"<>]+@",
+    # a literal password; a placeholder ($var, %s, {name}) fills one in at run time
+    "credentials in a URL": r"\b[a-z][a-z0-9+.-]*://[^/\s:@'\"<>]+:(?![$%{])[^/\s@'\"<>]+@",
     # a literal value, not a placeholder such as <password> or ${SECRET}
     "literal password or key": (
         r"(?i)\b(?:password|passwd|pwd|secret|secret_key|api_?key|access_token|auth_token"
