@@ -1,7 +1,9 @@
 -- Record this analyze build as a report edition: one row in report_editions and its series'
 -- statuses in edition_statuses (run after the marts, in the same transaction).
--- An as-of rebuild of the latest edition with the same inputs keeps its number and replaces its
--- rows, so rebuilding it changes nothing; any other build is the next edition.
+-- A rebuild of the latest edition from the same inputs (fit, its last update, as-of date,
+-- decisions) keeps its number, build time and recorded time and replaces its rows, so an analyze
+-- run again (a rerun after a crash, a second click) changes nothing; any other build is the next
+-- edition.
 insert or replace into report_editions
 with updates as (
     select max(update_run_id) as last_update_run_id
@@ -9,11 +11,10 @@ with updates as (
     where topic_run_id = $topic_run_id
 ),
 same as (  -- the latest edition, when this build rebuilds it from the same inputs
-    select l.edition, l.recorded_at
+    select l.edition, l.built_at, l.recorded_at
     from (select * from report_editions order by edition desc limit 1) l, updates u
     where l.topic_run_id = $topic_run_id
       and l.as_of is not distinct from $as_of::date
-      and l.built_at = $built_at::timestamp
       and l.decisions = $decisions
       and l.last_update_run_id is not distinct from u.last_update_run_id
 )
@@ -23,7 +24,7 @@ select
     $topic_run_id::varchar as topic_run_id,
     (select last_update_run_id from updates) as last_update_run_id,
     $as_of::date as as_of,
-    $built_at::timestamp as built_at,
+    coalesce((select built_at from same), $built_at::timestamp) as built_at,
     $decisions::varchar as decisions,
     coalesce((select recorded_at from same), $recorded_at::timestamp) as recorded_at;
 

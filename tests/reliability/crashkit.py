@@ -110,6 +110,7 @@ VOLATILE_COLUMNS = {
     "mart_builds": {"built_at"},
     "topic_updates": {"created_at", "seconds"},
     "novelty_pool": {"pooled_at"},
+    "report_editions": {"built_at", "recorded_at"},
 }
 # ingest_runs is a log with one row per attempt: a run that was killed and run again leaves
 # more rows than one that was not, by design. Its rows are checked for consistency instead.
@@ -120,6 +121,7 @@ RUN_ID_COLUMNS = {
     "topic_run_id": ("topic_runs", "topic_run_id", "fit"),
     "previous_run_id": ("topic_runs", "topic_run_id", "fit"),
     "update_run_id": ("topic_updates", "update_run_id", "update"),
+    "last_update_run_id": ("topic_updates", "update_run_id", "update"),
 }
 
 
@@ -181,6 +183,9 @@ def store_checksums(db: Path) -> dict[str, tuple[int, str]]:
 # minute), and how long the fit took (the About page).
 _CLOCK = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC")
 _FIT_TIME = re.compile(r"(<th>Fit time</th><td>)[\d.,]+ s<")
+# feed.xml: Atom times (when an edition was built and recorded) and the ids named by them
+_ATOM_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_FEED_ID = re.compile(r"urn:uuid:[0-9a-f-]{36}")
 
 
 def site_digest(site: Path, db: Path) -> dict[str, str]:
@@ -198,6 +203,7 @@ def site_digest(site: Path, db: Path) -> dict[str, str]:
             continue
         text = path.read_bytes().decode("utf-8", "replace")
         text = _FIT_TIME.sub(r"\1<seconds> s<", _CLOCK.sub("<time> UTC", text))
+        text = _FEED_ID.sub("urn:uuid:<edition>", _ATOM_TIME.sub("<atom time>", text))
         for run_id, rank in fits.items():
             text = text.replace(run_id, rank).replace(created[run_id], f"{rank} created")
         out[str(path.relative_to(root))] = hashlib.sha256(text.encode()).hexdigest()[:16]
