@@ -33,6 +33,7 @@ from pipeline.topics.words import (
     represent_terms,
     short_label,
     streamed_class_top_terms,
+    streamed_coherent_terms,
     term_counts,
 )
 
@@ -120,6 +121,8 @@ class FitRules:
                 representation=str(params.get("representation", defaults.representation)),
                 mmr_diversity=float(params.get("mmr_diversity", defaults.mmr_diversity)),
                 mmr_candidates=int(params.get("mmr_candidates", defaults.mmr_candidates)),
+                # a fit stored before co-occurrence re-ranking (4a45181) ranked its words
+                term_coherence=float(params.get("term_coherence", 0.0)),
             ),
         )
 
@@ -268,13 +271,21 @@ def birth_topics(
     all_classes = np.unique(classes.to_numpy().astype(np.int64))
     words = inputs.rules.words
     ranked = streamed_class_top_terms(batches, all_classes, targets, words.candidate_words)
-    chosen = represent_terms(
-        [ranked[t] for t in targets],
-        top_n=words.top_n_words,
-        representation=words.representation,
-        diversity=words.mmr_diversity,
-        embedder=embedder() if embedder and words.representation == "mmr" else None,
-    )
+    if words.representation == "ctfidf" and words.term_coherence > 0:
+        chosen = streamed_coherent_terms(
+            [ranked[t] for t in targets],
+            batches,
+            top_n=words.top_n_words,
+            coherence=words.term_coherence,
+        )
+    else:
+        chosen = represent_terms(
+            [ranked[t] for t in targets],
+            top_n=words.top_n_words,
+            representation=words.representation,
+            diversity=words.mmr_diversity,
+            embedder=embedder() if embedder and words.representation == "mmr" else None,
+        )
     terms = dict(zip(targets, chosen, strict=True))
     # NPMI as the fit scores it: the documents' own text, restricted to the topics' terms
     top_terms = [terms[t][0] for t in targets]

@@ -366,10 +366,50 @@ def coherent_terms(
     With ``distinct`` > 0 topics are chosen in the order given (largest first, as BERTopic
     numbers them) and a term an earlier topic shows costs ``distinct``.
     """
-    vocabulary = sorted({w for words, _ in candidates for w in words})
+    vocabulary = candidate_vocabulary(candidates)
     if not vocabulary:
         return [([], []) for _ in candidates]
     counts, columns = term_counts(docs, vocabulary)
+    return coherent_terms_from_counts(
+        candidates, counts, columns, top_n=top_n, coherence=coherence, distinct=distinct
+    )
+
+
+def streamed_coherent_terms(
+    candidates: Sequence[TermList], batches: DocBatches, *, top_n: int, coherence: float
+) -> list[TermList]:
+    """:func:`coherent_terms` with co-occurrence counted batch by batch over ``batches()``.
+
+    An update's born topics choose their words this way, over every paper of the fit after
+    the update (the fit's own documents, read in batches), so they read as the fit's do.
+    """
+    vocabulary = candidate_vocabulary(candidates)
+    if not vocabulary:
+        return [([], []) for _ in candidates]
+    parts = [term_counts(clean_for_terms(texts), vocabulary) for texts, _ in batches()]
+    if not parts:
+        return [([], []) for _ in candidates]
+    counts = sparse.vstack([matrix for matrix, _ in parts]).tocsr()
+    return coherent_terms_from_counts(
+        candidates, counts, parts[0][1], top_n=top_n, coherence=coherence
+    )
+
+
+def candidate_vocabulary(candidates: Sequence[TermList]) -> list[str]:
+    """Every distinct word of the ``candidates``, sorted."""
+    return sorted({w for words, _ in candidates for w in words})
+
+
+def coherent_terms_from_counts(
+    candidates: Sequence[TermList],
+    counts: sparse.spmatrix,
+    columns: dict[str, int],
+    *,
+    top_n: int,
+    coherence: float,
+    distinct: float = 0.0,
+) -> list[TermList]:
+    """:func:`coherent_terms` from a documents x terms ``counts`` matrix (``columns``: a term's)."""
     npmi = pairwise_npmi(counts)
     shown: set[str] = set()
     out = []

@@ -367,3 +367,28 @@ def test_update_with_another_embedding_model_asks_for_a_refit(fitted):
     store, _, _ = fitted
     with pytest.raises(ValueError, match="refit"):
         place_new_papers(store, "other-model")
+
+
+def test_born_topics_re_rank_their_words_by_co_occurrence_when_the_fit_did(store, monkeypatch):
+    """A fit with ``term_coherence`` gives its born topics co-occurrence words over its papers."""
+    import pipeline.topics.update as update
+
+    calls, original = [], update.streamed_coherent_terms
+
+    def spy(candidates, batches, *, top_n, coherence):
+        chosen = original(candidates, batches, top_n=top_n, coherence=coherence)
+        calls.append((candidates, coherence, sum(len(t) for t, _ in batches()), chosen))
+        return chosen
+
+    monkeypatch.setattr(update, "streamed_coherent_terms", spy)
+    params = {**PARAMS, "term_coherence": 0.5, "mmr_candidates": 12}
+    store, dirs, rng = fitted_store(store, params)
+    q_ids, q_docs, q = papers_around(dirs[3], 40, 1.0, NEW_THEME, "q", rng)
+    add_papers(store, q_ids, q_docs, q)
+    summary = place_new_papers(store, "syn")
+    assert len(summary.born) == 1 and len(calls) == 1
+    (candidates, coherence, n_read, chosen) = calls[0]
+    assert coherence == 0.5 and len(candidates[0][0]) > 5  # chosen out of more than it shows
+    assert n_read == store.scalar("select count(*) from papers")  # every paper of the fit
+    terms = store.query("select terms from topics where topic_id = 3")["terms"].iloc[0]
+    assert list(terms) == chosen[0][0] and len(terms) == 5

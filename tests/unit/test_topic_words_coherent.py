@@ -109,3 +109,42 @@ def test_the_fit_re_ranks_its_words_when_term_coherence_is_set():
         topic_terms(model, [0], coherent, None)
     with pytest.raises(ValueError, match="term_coherence"):
         TopicParams(term_coherence=1.5)
+
+
+def test_born_topics_choose_words_as_the_fit_does_reading_the_papers_in_batches():
+    """An update counts co-occurrence batch by batch; the words equal one pass over all."""
+    from pathlib import Path
+
+    import pandas as pd
+
+    from pipeline.topics.words import clean_for_terms, streamed_coherent_terms
+
+    arxiv = Path(__file__).resolve().parents[3] / "shared" / "data" / "arxiv_cs_ai_2025.parquet"
+    frame = pd.read_parquet(arxiv, columns=["title", "abstract"]).head(300)
+    docs = (frame["title"] + ". " + frame["abstract"]).tolist()
+    candidates = [
+        (
+            ["language", "reinforcement", "models", "reward", "policy", "graph"],
+            [6, 5, 4, 3, 2, 1.0],
+        ),
+        (["image", "diffusion", "agents", "generation", "text", "tool"], [6, 5, 4, 3, 2, 1.0]),
+    ]
+
+    def batches():
+        for start in range(0, len(docs), 64):
+            yield docs[start : start + 64], np.zeros(len(docs[start : start + 64]))
+
+    whole = coherent_terms(candidates, clean_for_terms(docs), top_n=3, coherence=0.5)
+    assert streamed_coherent_terms(candidates, batches, top_n=3, coherence=0.5) == whole
+    assert whole != [(w[:3], s[:3]) for w, s in candidates]  # co-occurrence changed the choice
+    empty = streamed_coherent_terms([([], [])], batches, top_n=3, coherence=0.5)
+    assert empty == [([], [])]
+
+
+def test_an_update_takes_the_word_rule_its_fit_stored():
+    from pipeline.topics.update import FitRules
+
+    stored = {"assign_threshold": 0.4, "term_coherence": 0.5}
+    assert FitRules.of_params(stored).words.term_coherence == 0.5
+    # a fit stored before co-occurrence re-ranking ranked its words: its new topics rank too
+    assert FitRules.of_params({"assign_threshold": 0.4}).words.term_coherence == 0.0
