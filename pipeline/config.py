@@ -159,6 +159,11 @@ class Settings(BaseSettings):
         le=2100,
         description="Year the long view measures growth from (or the first year with evidence).",
     )
+    report_search_chunk: int = Field(
+        50_000,
+        ge=100,
+        description="Papers per file of the report's search index (newest first, read as needed).",
+    )
 
     oai_url: str = Field(
         "https://export.arxiv.org/oai2",

@@ -219,7 +219,11 @@ def report_stage(store: Store, settings: Settings, out_dir: Path | None = None) 
     """
     if "embedding_backend" in settings.model_fields_set:
         fit_settings(store, settings)
-    options = ReportOptions(grain=settings.report_grain.value, since=settings.report_since)
+    options = ReportOptions(
+        grain=settings.report_grain.value,
+        since=settings.report_since,
+        search_chunk=settings.report_search_chunk,
+    )
     out_dir = out_dir or settings.site_dir
     with naming_path(out_dir):
         return render_site(store, out_dir, options).line()

@@ -31,9 +31,11 @@ def trends_bin() -> str:
 SAMPLE = 2000
 
 
-def trends(home: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
-    """Run the `trends` command with its state in ``home``."""
-    env = {**os.environ, "TRENDS_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+def trends(
+    home: Path, *args: str, timeout: int = 1500, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the `trends` command with its state in ``home`` (and ``env`` set)."""
+    env = {**os.environ, **(env or {}), "TRENDS_HOME": str(home), "HF_HUB_OFFLINE": "1"}
     return subprocess.run(
         [trends_bin(), *args], env=env, capture_output=True, text=True, timeout=timeout
     )

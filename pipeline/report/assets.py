@@ -43,11 +43,36 @@ def csv_text(frame: pd.DataFrame) -> str:
     return clean.to_csv(index=False, lineterminator="\n")
 
 
-def write_search_index(data: ReportData, build: Path, pages: dict[int, str]) -> None:
-    """A script that defines the search index, so search works from file:// under the CSP.
+def write_search_index(
+    data: ReportData, build: Path, pages: dict[int, str], chunk: int = 50_000
+) -> None:
+    """Scripts that define the search index, so search works from file:// under the CSP.
 
-    A paper's fourth field is its topic's page name (``topics/<name>.html``).
+    ``assets/search-index.js`` holds the topics, the themes and the newest ``chunk`` papers
+    (newest first, as ``report/search_papers`` orders them) and says how many files of papers
+    there are; ``assets/search-papers-N.js`` (N >= 1) holds the next ``chunk`` each, which
+    ``search.js`` loads only while a query has fewer matches than it shows. A paper is
+    [title, date, link, its topic's page name (``topics/<name>.html``)].
     """
+    papers = [
+        [
+            p["title"],
+            p["published"] or "",
+            p["url"] or "",
+            pages.get(int(p["topic_id"]), str(int(p["topic_id"]))),
+        ]
+        for p in records(data.search_papers)
+    ]
+    parts = [papers[start : start + chunk] for start in range(0, len(papers), chunk)] or [[]]
+    assets = build / "assets"
+    assets.mkdir(exist_ok=True)
+    for number, part in enumerate(parts[1:], start=1):
+        text = script_safe(json.dumps(part, ensure_ascii=False, separators=(",", ":")))
+        (assets / f"search-papers-{number}.js").write_text(
+            "(window.TRENDS_SEARCH_PARTS = window.TRENDS_SEARCH_PARTS || {})"
+            f"[{number}] = {text};\n",
+            encoding="utf-8",
+        )
     index = {
         "topics": [
             {
@@ -59,21 +84,12 @@ def write_search_index(data: ReportData, build: Path, pages: dict[int, str]) -> 
             for t in records(data.topics)
         ],
         "themes": [{"id": t.theme_id, "label": t.name} for t in data.themes.itertuples()],
-        "papers": [
-            [
-                p["title"],
-                p["published"] or "",
-                p["url"] or "",
-                pages.get(int(p["topic_id"]), str(int(p["topic_id"]))),
-            ]
-            for p in records(data.search_papers)
-        ],
+        "papers": parts[0],
+        "parts": len(parts),
+        "total": len(papers),
     }
     text = script_safe(json.dumps(index, ensure_ascii=False, separators=(",", ":")))
-    (build / "assets").mkdir(exist_ok=True)
-    (build / "assets" / "search-index.js").write_text(
-        f"window.TRENDS_SEARCH = {text};\n", encoding="utf-8"
-    )
+    (assets / "search-index.js").write_text(f"window.TRENDS_SEARCH = {text};\n", encoding="utf-8")
 
 
 def copy_assets(build: Path) -> None:

@@ -26,10 +26,14 @@ RECENT_YEARS = 3
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """How the report reads the marts: the recent view's grain and the long view's base year."""
+    """How the report reads the marts, and how it splits its search index.
+
+    The recent view's grain, the long view's base year, papers per search file.
+    """
 
     grain: str = "month"
     since: int = 2015
+    search_chunk: int = 50_000
 
 
 @dataclass(frozen=True)

@@ -367,7 +367,7 @@ def write_pages(
         map_csv=out.csv("map", data.map_points) if len(data.map_points) else None,
         n_points=len(data.map_points),
     )
-    write_search_index(data, build, pages)
+    write_search_index(data, build, pages, data.options.search_chunk)
     _write_changes(data, out, log or EditionLog([], None))
     out.page(
         "about.html",

@@ -5,6 +5,7 @@ over both corpora the long view is drawn by year and the recent view by month.""
 import contextlib
 import functools
 import http.server
+import json
 import re
 import shutil
 import threading
@@ -122,6 +123,37 @@ def test_search_finds_a_known_title(browser, server, real_run_home):
     page.screenshot(path=str(ARTIFACTS / "search.png"))
     assert errors == []
     page.close()
+
+
+def test_search_reads_older_paper_files_only_while_it_needs_matches(
+    browser, real_run_home, tmp_path
+):
+    """A report split into files of 200 papers: a common word answers from the newest file,
+    the oldest paper's title is found in the last one."""
+    site = tmp_path / "split"
+    proc = trends(
+        real_run_home, "report", "--out", str(site), env={"TRENDS_REPORT_SEARCH_CHUNK": "200"}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    files = sorted(
+        (site / "assets").glob("search-papers-*.js"), key=lambda f: int(f.stem.split("-")[-1])
+    )
+    assert len(files) >= 5  # 2,000 papers
+    last = files[-1].read_text(encoding="utf-8")
+    oldest = json.loads(last[last.index("] = ") + 4 : -2])[-1][0]
+    with serve(site) as url:
+        page, errors = open_page(browser, f"{url}/index.html")
+        requested: list[str] = []
+        page.on("request", lambda r: requested.append(r.url))
+        page.fill("#search", "in")
+        page.locator("#search-results li a").nth(39).wait_for(timeout=30_000)
+        assert not [u for u in requested if "search-papers-" in u]  # the first file sufficed
+        page.fill("#search", oldest)
+        page.locator("#search-results li a", has_text=oldest).first.wait_for(timeout=30_000)
+        assert any(u.endswith(files[-1].name) for u in requested)  # read to the last file
+        assert page.locator(".search-more").count() == 0  # and says nothing is left to read
+        assert errors == []
+        page.close()
 
 
 # What a chart's x values must look like in each grain: a year starts on January 1; the months

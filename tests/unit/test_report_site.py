@@ -97,6 +97,39 @@ def test_search_index_holds_titles_as_escaped_data(site):
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in index
 
 
+def test_search_index_splits_papers_into_files_newest_first(store, tmp_path):
+    """A large report's search reads the newest papers first and older files only as needed."""
+    import json
+
+    seed_toy_fit(store, ROWS)
+    store.execute("update papers set title = ? where paper_id = 'p02'", [HOSTILE])
+    build_marts(store)
+    render_site(store, tmp_path / "whole")
+    render_site(store, tmp_path / "split", ReportOptions(search_chunk=3))
+
+    def load(path, prefix):
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith(prefix) and text.endswith(";\n") and "<" not in text
+        return json.loads(text[len(prefix) : -2])
+
+    whole = load(tmp_path / "whole" / "assets" / "search-index.js", "window.TRENDS_SEARCH = ")
+    split = load(tmp_path / "split" / "assets" / "search-index.js", "window.TRENDS_SEARCH = ")
+    n = len(whole["papers"])
+    assert whole["parts"] == 1 and whole["total"] == n == store.scalar(
+        "select count(*) from papers"
+    )
+    assert not list((tmp_path / "whole" / "assets").glob("search-papers-*.js"))
+    assert split["parts"] == -(-n // 3) and split["total"] == n and len(split["papers"]) == 3
+    papers = list(split["papers"])
+    for number in range(1, split["parts"]):
+        prefix = f"(window.TRENDS_SEARCH_PARTS = window.TRENDS_SEARCH_PARTS || {{}})[{number}] = "
+        papers += load(tmp_path / "split" / "assets" / f"search-papers-{number}.js", prefix)
+    assert papers == whole["papers"]  # every paper once, in the index's order (newest first)
+    dates = [p[1] for p in papers if p[1]]
+    assert dates == sorted(dates, reverse=True)
+    assert split["topics"] == whole["topics"] and split["themes"] == whole["themes"]
+
+
 def test_embedded_figure_json_cannot_close_its_script_tag():
     text = str(figure_json({"data": [{"name": "</script><script>alert(1)</script>"}]}))
     assert "</script>" not in text and "<" not in text
