@@ -1,4 +1,4 @@
-"""The site's pages: the Jinja environment, and one function that writes every page."""
+"""The site's pages: one function that writes every page, each kind of page its own helper."""
 
 from __future__ import annotations
 
@@ -9,16 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-import plotly.io as pio
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
 
-from pipeline.config import REPORTS_DIR
-from pipeline.report.assets import csv_text, script_safe, write_search_index
+from pipeline.report.assets import write_search_index
 from pipeline.report.changes import EditionLog, edition_changes
 from pipeline.report.charts import (
     corpus_figure,
-    period_text,
     share_figure,
     small_multiples_figure,
     sparkline_figure,
@@ -44,21 +39,10 @@ from pipeline.report.topic_pages import (
     topic_page_of,
 )
 from pipeline.report.track_record import TrackRecord, write_track_record
+from pipeline.report.writer import ReportError, SiteWriter, chart
 from pipeline.store import load_sql
 
 MAIN_CHART_TOPICS = 6
-STATUS_HELP = {
-    "new": "almost no papers in the earlier half of the window, enough in the later half",
-    "emerging": "a significant rise (p < 0.05) to 1.5x the earlier share or more, from a low share",
-    "growing": "a significant rise (p < 0.05)",
-    "stable": "no significant trend",
-    "declining": "a significant fall (p < 0.05)",
-    "fading": "a significant fall (p < 0.05) to at most half the earlier share",
-    "insufficient": "too few papers in the window (below the minimum support of the grain) to "
-    "call any trend",
-}
-# What a reader sees for a status; the marts keep the short codes.
-STATUS_NAMES = {"insufficient": "too little evidence"}
 DECISIONS_TEXT = {
     "accepted": "Accepted papers and papers without a review outcome (arXiv); rejected and "
     "withdrawn submissions are left out",
@@ -66,76 +50,6 @@ DECISIONS_TEXT = {
 }
 # Header comments of the marts whose rules the About page quotes.
 RULE_MARTS = ("corpus_periods", "series_growth", "series_status")
-
-
-class ReportError(ValueError):
-    """A page that could not be rendered; the message names the page and the reason."""
-
-
-def figure_json(fig: object) -> Markup:
-    """Plotly JSON safe to embed in a ``<script type="application/json">`` element."""
-    text = script_safe(pio.to_json(fig, validate=False, pretty=False))
-    return Markup(text)  # noqa: S704 - every character that could end the element is escaped
-
-
-def _status_name(status: object) -> str:
-    return "" if status is None else STATUS_NAMES.get(str(status), str(status))
-
-
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(REPORTS_DIR / "templates"),
-        autoescape=select_autoescape(["html", "j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["figure_json"] = figure_json
-    env.filters["status_name"] = _status_name
-    env.globals["status_help"] = STATUS_HELP
-    env.globals["status_names"] = STATUS_NAMES
-    env.filters["pct"] = lambda v, d=1: "" if v is None or pd.isna(v) else f"{v * 100:.{d}f}%"
-    env.filters["num"] = lambda v, d=2: "" if v is None or pd.isna(v) else f"{v:.{d}f}"
-    env.filters["count"] = lambda v: "" if v is None or pd.isna(v) else f"{int(v):,}"
-    env.filters["web_url"] = lambda v: isinstance(v, str) and v.startswith(("https://", "http://"))
-    env.filters["period"] = lambda v, grain: "" if v is None else period_text(v, grain)
-    env.filters["clock"] = lambda v: (
-        v.strftime("%Y-%m-%d %H:%M UTC") if hasattr(v, "strftime") else v
-    )
-    return env
-
-
-class _SiteWriter:
-    """Writes pages and chart data files into one build folder, counting pages."""
-
-    def __init__(self, build: Path, common: dict) -> None:
-        self.build = build
-        self.common = common
-        self.env = _environment()
-        self.pages = 0
-
-    def page(self, rel: str, template: str, what: str, **ctx: object) -> None:
-        depth = rel.count("/")
-        try:
-            html = self.env.get_template(template).render(root="../" * depth, **self.common, **ctx)
-        except Exception as exc:  # one line naming the page, never a traceback
-            raise ReportError(
-                f"report: cannot render {rel} ({what}): {type(exc).__name__}: {exc}"
-            ) from exc
-        path = self.build / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(html, encoding="utf-8")
-        self.pages += 1
-
-    def csv(self, name: str, frame: pd.DataFrame) -> str:
-        """Write a chart's rows to ``data/<name>.csv``; returns the path from the site root."""
-        rel = f"data/{name}.csv"
-        (self.build / "data").mkdir(exist_ok=True)
-        (self.build / rel).write_text(csv_text(frame), encoding="utf-8")
-        return rel
-
-
-def _chart(fig: object, csv: str | None) -> dict:
-    return {"fig": fig, "csv": csv}
 
 
 @dataclass(frozen=True)
@@ -159,14 +73,14 @@ class _ViewFrames:
         )
 
 
-def _view_charts(view: View, frames: _ViewFrames, shown: pd.DataFrame, out: _SiteWriter) -> dict:
+def _view_charts(view: View, frames: _ViewFrames, shown: pd.DataFrame, out: SiteWriter) -> dict:
     """The charts every view has, each with its CSV.
 
     Theme small multiples, a sparkline per ``shown`` topic, and papers per period.
     """
     themes, topics, corpus = frames.themes, frames.topics, frames.corpus
     return {
-        "themes_chart": _chart(
+        "themes_chart": chart(
             small_multiples_figure(themes, key="theme_id"), out.csv(f"{view.slug}-themes", themes)
         )
         if len(themes)
@@ -175,11 +89,11 @@ def _view_charts(view: View, frames: _ViewFrames, shown: pd.DataFrame, out: _Sit
             int(t): sparkline_figure(topics[topics["topic_id"] == t]) for t in shown["topic_id"]
         },
         "sparks_csv": out.csv(f"{view.slug}-topics", topics) if len(topics) else None,
-        "corpus_chart": _chart(corpus_figure(corpus), out.csv(f"{view.slug}-papers", corpus)),
+        "corpus_chart": chart(corpus_figure(corpus), out.csv(f"{view.slug}-papers", corpus)),
     }
 
 
-def _long_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
+def _long_view(data: ReportData, view: View, out: SiteWriter) -> dict:
     """The long view of one source: theme small multiples by year, growth since, movers."""
     frames = _ViewFrames.of(data, view)
     themes, topics, theme_stats = frames.themes, frames.topics, frames.theme_stats
@@ -216,7 +130,7 @@ def _long_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
     }
 
 
-def _recent_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
+def _recent_view(data: ReportData, view: View, out: SiteWriter) -> dict:
     """The recent view of one source at the report grain: themes, headline topics, shares."""
     frames = _ViewFrames.of(data, view)
     topics, theme_stats = frames.topics, frames.theme_stats
@@ -236,7 +150,7 @@ def _recent_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
         "rising": records(rising),
         "fading": records(fading),
         **_view_charts(view, frames, pd.concat([rising, fading]), out),
-        "main_chart": _chart(share_figure(main), out.csv(f"{view.slug}-top-topics", main))
+        "main_chart": chart(share_figure(main), out.csv(f"{view.slug}-top-topics", main))
         if len(main)
         else None,
     }
@@ -244,7 +158,7 @@ def _recent_view(data: ReportData, view: View, out: _SiteWriter) -> dict:
 
 def _series_panels(
     data: ReportData, frames: dict[str, pd.DataFrame], kind: str, key: str, series_id: object,
-    out: _SiteWriter,
+    out: SiteWriter,
 ) -> list[dict]:  # fmt: skip
     """One chart per view for a single topic or theme, with its status and growth in that view."""
     panels = []
@@ -265,7 +179,7 @@ def _series_panels(
                 "view": view,
                 "stats": None if st is None else records(st.to_frame().T)[0],
                 "growth": growth,
-                "chart": _chart(share_figure(rows, key=key), out.csv(name, rows)),
+                "chart": chart(share_figure(rows, key=key), out.csv(name, rows)),
                 "id": name,
             }
         )
@@ -287,21 +201,40 @@ def write_pages(
         "build_info": data.build,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    out = _SiteWriter(build, common)
+    out = SiteWriter(build, common)
+    _write_index(data, out)
+    _write_topic_pages(data, out, pages)
+    _write_theme_pages(data, out)
+    out.page(
+        "map.html",
+        "map.html.j2",
+        "topic map",
+        map_fig=topic_map_figure(data.map_points, pages=pages) if len(data.map_points) else None,
+        map_csv=out.csv("map", data.map_points) if len(data.map_points) else None,
+        n_points=len(data.map_points),
+    )
+    write_search_index(data, build, pages, data.options.search_chunk)
+    _write_changes(data, out, log or EditionLog([], None))
+    _write_about(data, out)
+    write_track_record(out, track or TrackRecord(pd.DataFrame(), pd.DataFrame(), pd.DataFrame()))
+    return out.pages
+
+
+def _decisions(data: ReportData) -> dict:
+    """Which review outcomes the marts counted, and the sentence that says so."""
+    decisions = data.build.get("decisions")
+    text = DECISIONS_TEXT.get(str(decisions), "") if decisions else ""
+    return {"decisions": decisions, "decisions_text": text}
+
+
+def _write_index(data: ReportData, out: SiteWriter) -> None:
+    """The overview: the long view first, then the recent one, areas and every topic."""
     views = [
         _long_view(data, v, out) if v.key == "long" else _recent_view(data, v, out)
         for v in data.views
     ]
     # status of every topic in every view, for the all-topics table
     topic_status = {v.slug: data.view_stats(v, "topic")["status"].to_dict() for v in data.views}
-    feeders = {t: records(g) for t, g in data.theme_topics.groupby("theme_id")}
-    related: dict[int, list[dict]] = {}
-    for row in data.theme_topics.itertuples():
-        related.setdefault(int(row.topic_id), []).append(
-            {"theme_id": row.theme_id, "papers": int(row.papers)}
-        )
-    theme_names = dict(zip(data.themes["theme_id"], data.themes["name"], strict=True))
-    decisions = data.build.get("decisions")
     out.page(
         "index.html",
         "index.html.j2",
@@ -309,15 +242,24 @@ def write_pages(
         views=views,
         topics=records(data.topics),
         topic_status=topic_status,
-        decisions=decisions,
-        decisions_text=DECISIONS_TEXT.get(str(decisions), "") if decisions else "",
+        **_decisions(data),
         decision_counts=records(data.decisions),
         areas=area_overview(data.areas, data.topics),
         area_charts=[
-            {"view": view, "chart": _chart(small_multiples_figure(rows, key="area_id"), csv)}
+            {"view": view, "chart": chart(small_multiples_figure(rows, key="area_id"), csv)}
             for view, rows, csv in _area_rows(data, out)
         ],
     )
+
+
+def _write_topic_pages(data: ReportData, out: SiteWriter, pages: dict[int, str]) -> None:
+    """A page per current topic (by stable id) and one per ended topic a link may still name."""
+    related: dict[int, list[dict]] = {}
+    for row in data.theme_topics.itertuples():
+        related.setdefault(int(row.topic_id), []).append(
+            {"theme_id": row.theme_id, "papers": int(row.papers)}
+        )
+    theme_names = dict(zip(data.themes["theme_id"], data.themes["name"], strict=True))
     papers_by_topic = {int(t): records(g) for t, g in data.papers.groupby("topic_id")}
     lineage_by_topic = {int(t): records(g) for t, g in data.lineage.groupby("topic_id")}
     all_papers = paper_lists(data.topic_papers)
@@ -346,6 +288,11 @@ def write_pages(
             f"ended topic {ended['stable_id']}",
             topic=ended,
         )
+
+
+def _write_theme_pages(data: ReportData, out: SiteWriter) -> None:
+    """A page per theme: its share in every view, the topics that feed it, its top papers."""
+    feeders = {t: records(g) for t, g in data.theme_topics.groupby("theme_id")}
     papers_by_theme = {t: records(g) for t, g in data.theme_papers.groupby("theme_id")}
     for theme in records(data.themes):
         theme_id = theme["theme_id"]
@@ -359,16 +306,22 @@ def write_pages(
             papers=papers_by_theme.get(theme_id, []),
             base_year=data.options.since,
         )
-    out.page(
-        "map.html",
-        "map.html.j2",
-        "topic map",
-        map_fig=topic_map_figure(data.map_points, pages=pages) if len(data.map_points) else None,
-        map_csv=out.csv("map", data.map_points) if len(data.map_points) else None,
-        n_points=len(data.map_points),
-    )
-    write_search_index(data, build, pages, data.options.search_chunk)
-    _write_changes(data, out, log or EditionLog([], None))
+
+
+ABOUT_QUERIES = (
+    "topic_series",
+    "theme_series",
+    "series_stats",
+    "topic_table",
+    "theme_table",
+    "theme_topics",
+    "representative_papers",
+    "corpus_overview",
+)
+
+
+def _write_about(data: ReportData, out: SiteWriter) -> None:
+    """The About page: the fit as it was made, its quality, the rules and the SQL of each chart."""
     out.page(
         "about.html",
         "about.html.j2",
@@ -379,28 +332,13 @@ def write_pages(
         options=data.options,
         long_min_years=LONG_MIN_YEARS,
         recent_years=RECENT_YEARS,
-        decisions=decisions,
-        decisions_text=DECISIONS_TEXT.get(str(decisions), "") if decisions else "",
+        **_decisions(data),
         rules={name: _header_comment(load_sql(f"marts/{name}")) for name in RULE_MARTS},
-        queries={
-            name: load_sql(f"report/{name}")
-            for name in (
-                "topic_series",
-                "theme_series",
-                "series_stats",
-                "topic_table",
-                "theme_table",
-                "theme_topics",
-                "representative_papers",
-                "corpus_overview",
-            )
-        },
+        queries={name: load_sql(f"report/{name}") for name in ABOUT_QUERIES},
     )
-    write_track_record(out, track or TrackRecord(pd.DataFrame(), pd.DataFrame(), pd.DataFrame()))
-    return out.pages
 
 
-def _write_changes(data: ReportData, out: _SiteWriter, log: EditionLog) -> None:
+def _write_changes(data: ReportData, out: SiteWriter, log: EditionLog) -> None:
     """The "Since last report" page and ``feed.xml``: each edition against the one before."""
     views = {(v.source, v.grain) for v in data.views}
     changes = [edition_changes(frames, views) for frames in log.editions]
@@ -415,7 +353,7 @@ def _write_changes(data: ReportData, out: _SiteWriter, log: EditionLog) -> None:
     (out.build / "feed.xml").write_text(text, encoding="utf-8")
 
 
-def _area_rows(data: ReportData, out: _SiteWriter) -> list[tuple[View, pd.DataFrame, str]]:
+def _area_rows(data: ReportData, out: SiteWriter) -> list[tuple[View, pd.DataFrame, str]]:
     """Each view's area shares with the path of their CSV (views without areas left out)."""
     found = []
     for view in data.views:

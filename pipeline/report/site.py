@@ -17,9 +17,10 @@ from pipeline.faults import crash_point
 from pipeline.report.assets import copy_assets, csv_text
 from pipeline.report.changes import load_edition_log
 from pipeline.report.data import ReportOptions, growth_since, load_report_data, plan_views
-from pipeline.report.pages import ReportError, figure_json, write_pages
+from pipeline.report.pages import write_pages
 from pipeline.report.swap import SITE_MARKER, check_site_target, remove_stale_builds, swap_in
 from pipeline.report.track_record import load_track_record
+from pipeline.report.writer import ReportError, figure_json
 from pipeline.store import Store
 
 __all__ = [

@@ -376,7 +376,7 @@ def _break_a_filter(monkeypatch, site_module) -> None:
 
 
 def test_a_page_that_fails_to_render_is_named_in_one_error(long_store, tmp_path, monkeypatch):
-    import pipeline.report.pages as site_module
+    import pipeline.report.writer as site_module
 
     _break_a_filter(monkeypatch, site_module)
     with pytest.raises(ReportError, match=r"cannot render index\.html \(overview\): TypeError"):
@@ -387,7 +387,7 @@ def test_a_page_that_fails_to_render_is_named_in_one_error(long_store, tmp_path,
 def test_report_cli_fails_in_one_line_without_a_traceback(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import pipeline.report.pages as site_module
+    import pipeline.report.writer as site_module
     from pipeline.cli import app
     from pipeline.config import EmbeddingBackend
     from pipeline.embed import model_name
