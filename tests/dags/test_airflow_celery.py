@@ -39,10 +39,10 @@ from airflow_stack import (
 )
 from conftest import ARXIV, trends_bin
 
-# 600 papers in four shards of 150, a few seconds of static embedding each. Four, not two: a
-# worker that is still finishing the task before (plan_embeddings, on worker-1) when the shards
-# are queued lets the other take a short shard and then the next; on a loaded machine both of
-# two shards once ran on worker-2 that way. Four shards need worker-1 away for three of them.
+# 600 papers in four shards of 150, a few seconds of static embedding each. Four, not two: on a
+# loaded machine both of two shards once ran on worker-2 (most likely worker-1 was still
+# finishing plan_embeddings when they were queued, and worker-2 took one short shard, then the
+# other). Celery gives a task to whichever worker asks first; four need worker-1 away for three.
 SAMPLE = 600
 SHARDS = 4
 RUN_ID = "stack_topics"
